@@ -1,0 +1,16 @@
+module github.com/smtpsec/smtpsec
+
+go 1.24.0
+
+require (
+	github.com/miekg/dns v1.1.68
+	golang.org/x/net v0.50.0
+)
+
+require (
+	golang.org/x/mod v0.32.0 // indirect
+	golang.org/x/sync v0.19.0 // indirect
+	golang.org/x/sys v0.41.0 // indirect
+	golang.org/x/text v0.34.0 // indirect
+	golang.org/x/tools v0.41.0 // indirect
+)

@@ -1,0 +1,7 @@
+module github.com/smtpsec/smtpsec/interop
+
+go 1.24.0
+
+require github.com/smtpsec/smtpsec v0.0.0
+
+replace github.com/smtpsec/smtpsec => ../
