@@ -59,6 +59,9 @@ type Answer struct {
 	Records []dns.RR
 	// CNAMEs holds the CNAME records followed to reach Records, in order.
 	CNAMEs []*dns.CNAME
+	// Server is the address (host:port) of the server that sent the final
+	// response, or "" when the answer came from memory (a [Zone]).
+	Server string
 }
 
 // NXDomain reports whether the name does not exist.
