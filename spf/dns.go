@@ -1,0 +1,241 @@
+package spf
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/smtpsec/smtpsec/resolver"
+)
+
+// DNS access for the evaluator. Each lookup returns the data, whether the
+// lookup was void (NXDOMAIN or NODATA, RFC 7208 §4.6.4), or a *LookupError
+// when no definite answer came (RFC 7208 §4.4, §5: temperror).
+
+func (e *eval) lookupErr(name, typ string, err error) error {
+	if ctxErr := e.ctx.Err(); ctxErr != nil {
+		err = ctxErr
+	}
+	return &LookupError{Name: name, Type: typ, Err: err}
+}
+
+// query asks the Querier and classifies the answer.
+func (e *eval) query(name string, qtype uint16) (*resolver.Answer, bool, error) {
+	a, err := e.q.Query(e.ctx, name, qtype)
+	if err != nil {
+		// A name the resolver refuses as invalid does not exist.
+		if resolver.IsNotFound(err) && e.ctx.Err() == nil {
+			return nil, true, nil
+		}
+		return nil, false, e.lookupErr(name, dns.TypeToString[qtype], err)
+	}
+	switch a.Rcode {
+	case dns.RcodeSuccess:
+		if !a.Authentic {
+			e.authentic = false
+		}
+		return a, len(a.Records) == 0, nil
+	case dns.RcodeNameError:
+		if !a.Authentic {
+			e.authentic = false
+		}
+		return a, true, nil
+	}
+	return nil, false, e.lookupErr(name, dns.TypeToString[qtype], &RcodeError{Rcode: a.Rcode})
+}
+
+func (e *eval) lookupTXT(name string) ([]string, bool, error) {
+	if e.q != nil {
+		a, void, err := e.query(name, dns.TypeTXT)
+		if err != nil || void {
+			return nil, void, err
+		}
+		out := make([]string, 0, len(a.Records))
+		for _, rr := range a.Records {
+			if t, ok := rr.(*dns.TXT); ok {
+				out = append(out, joinTXT(t.Txt))
+			}
+		}
+		return out, len(out) == 0, nil
+	}
+	txts, err := e.r.LookupTXT(e.ctx, name)
+	if err != nil {
+		if resolver.IsNotFound(err) && e.ctx.Err() == nil {
+			return nil, true, nil
+		}
+		return nil, false, e.lookupErr(name, "TXT", err)
+	}
+	return txts, len(txts) == 0, nil
+}
+
+// lookupIP returns the A (v6 false) or AAAA (v6 true) addresses of name.
+func (e *eval) lookupIP(name string, v6 bool) ([]netip.Addr, bool, error) {
+	if e.q != nil {
+		qtype := dns.TypeA
+		if v6 {
+			qtype = dns.TypeAAAA
+		}
+		a, void, err := e.query(name, qtype)
+		if err != nil || void {
+			return nil, void, err
+		}
+		out := make([]netip.Addr, 0, len(a.Records))
+		for _, rr := range a.Records {
+			switch r := rr.(type) {
+			case *dns.A:
+				if ip, ok := netip.AddrFromSlice(r.A); ok {
+					out = append(out, ip.Unmap())
+				}
+			case *dns.AAAA:
+				if ip, ok := netip.AddrFromSlice(r.AAAA); ok {
+					out = append(out, ip)
+				}
+			}
+		}
+		return out, len(out) == 0, nil
+	}
+	network, typ := "ip4", "A"
+	if v6 {
+		network, typ = "ip6", "AAAA"
+	}
+	addrs, err := e.r.LookupNetIP(e.ctx, network, name)
+	if err != nil {
+		if resolver.IsNotFound(err) && e.ctx.Err() == nil {
+			return nil, true, nil
+		}
+		return nil, false, e.lookupErr(name, typ, err)
+	}
+	return addrs, len(addrs) == 0, nil
+}
+
+// lookupMX returns the MX records of name in the resolver's order. Host
+// names may end in a dot; the records must not be modified.
+func (e *eval) lookupMX(name string) ([]*net.MX, bool, error) {
+	if e.q != nil {
+		a, void, err := e.query(name, dns.TypeMX)
+		if err != nil || void {
+			return nil, void, err
+		}
+		out := make([]*net.MX, 0, len(a.Records))
+		for _, rr := range a.Records {
+			if m, ok := rr.(*dns.MX); ok {
+				out = append(out, &net.MX{Host: m.Mx, Pref: m.Preference})
+			}
+		}
+		return out, len(out) == 0, nil
+	}
+	mxs, err := e.r.LookupMX(e.ctx, name)
+	if err != nil {
+		if resolver.IsNotFound(err) && e.ctx.Err() == nil {
+			return nil, true, nil
+		}
+		return nil, false, e.lookupErr(name, "MX", err)
+	}
+	return mxs, len(mxs) == 0, nil
+}
+
+// lookupPTR returns the PTR names of the client IP, without trailing dots.
+func (e *eval) lookupPTR() ([]string, bool, error) {
+	if e.q != nil {
+		name := reverseName(e.ip)
+		a, void, err := e.query(name, dns.TypePTR)
+		if err != nil || void {
+			return nil, void, err
+		}
+		out := make([]string, 0, len(a.Records))
+		for _, rr := range a.Records {
+			if p, ok := rr.(*dns.PTR); ok {
+				out = append(out, trimDot(p.Ptr))
+			}
+		}
+		return out, len(out) == 0, nil
+	}
+	names, err := e.r.LookupAddr(e.ctx, e.ip.String())
+	if err != nil {
+		if resolver.IsNotFound(err) && e.ctx.Err() == nil {
+			return nil, true, nil
+		}
+		return nil, false, e.lookupErr(e.ip.String(), "PTR", err)
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = trimDot(n)
+	}
+	return out, len(out) == 0, nil
+}
+
+func trimDot(s string) string {
+	if n := len(s); n > 0 && s[n-1] == '.' {
+		return s[:n-1]
+	}
+	return s
+}
+
+// reverseName returns the in-addr.arpa or ip6.arpa name of ip.
+func reverseName(ip netip.Addr) string {
+	var buf [80]byte
+	b := buf[:0]
+	if ip.Is4() {
+		a := ip.As4()
+		for i := 3; i >= 0; i-- {
+			b = strconv.AppendUint(b, uint64(a[i]), 10)
+			b = append(b, '.')
+		}
+		return string(append(b, "in-addr.arpa"...))
+	}
+	const hex = "0123456789abcdef"
+	a := ip.As16()
+	for i := 15; i >= 0; i-- {
+		b = append(b, hex[a[i]&15], '.', hex[a[i]>>4], '.')
+	}
+	return string(append(b, "ip6.arpa"...))
+}
+
+// joinTXT joins the character-strings of a TXT record as miekg/dns
+// presents them (with \" \\ and \DDD escapes) into the raw octets.
+func joinTXT(parts []string) string {
+	escaped := false
+	for _, p := range parts {
+		if strings.IndexByte(p, '\\') >= 0 {
+			escaped = true
+			break
+		}
+	}
+	if !escaped {
+		if len(parts) == 1 {
+			return parts[0]
+		}
+		return strings.Join(parts, "")
+	}
+	var b []byte
+	for _, p := range parts {
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if c != '\\' || i+1 >= len(p) {
+				b = append(b, c)
+				continue
+			}
+			if i+3 < len(p) && isDigit(p[i+1]) && isDigit(p[i+2]) && isDigit(p[i+3]) {
+				v := int(p[i+1]-'0')*100 + int(p[i+2]-'0')*10 + int(p[i+3]-'0')
+				if v < 256 {
+					b = append(b, byte(v))
+					i += 3
+					continue
+				}
+			}
+			b = append(b, p[i+1])
+			i++
+		}
+	}
+	return string(b)
+}
+
+func rcodeName(rcode int) string {
+	if s, ok := dns.RcodeToString[rcode]; ok {
+		return s
+	}
+	return strconv.Itoa(rcode)
+}
