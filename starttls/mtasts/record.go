@@ -1,0 +1,153 @@
+package mtasts
+
+import (
+	"strings"
+)
+
+// Version is the only MTA-STS version, in both the TXT record and the policy
+// file (RFC 8461 §3.1, §3.2).
+const Version = "STSv1"
+
+// Extension is a key/value field that this package does not interpret, kept
+// in the order it appeared.
+type Extension struct {
+	Key   string
+	Value string
+}
+
+// Record is a parsed _mta-sts TXT record (RFC 8461 §3.1).
+type Record struct {
+	// ID identifies the current policy: 1 to 32 letters and digits. A change
+	// of ID tells senders to fetch the policy again.
+	ID string
+	// Extensions holds the fields other than v and id.
+	Extensions []Extension
+}
+
+// String returns the record in its canonical text form.
+func (r *Record) String() string {
+	var b strings.Builder
+	b.WriteString("v=" + Version + "; id=" + r.ID)
+	for _, e := range r.Extensions {
+		b.WriteString("; " + e.Key + "=" + e.Value)
+	}
+	return b.String()
+}
+
+// isSTSRecord reports whether txt starts with the version field, the test
+// RFC 8461 §3.1 uses to keep or drop TXT records at _mta-sts.<domain>.
+func isSTSRecord(txt string) bool {
+	rest, ok := strings.CutPrefix(txt, "v="+Version)
+	return ok && (rest == "" || rest[0] == ';' || rest[0] == ' ' || rest[0] == '\t')
+}
+
+// ParseRecord parses the text of one _mta-sts TXT record (its character
+// strings already joined). It returns a *SyntaxError wrapping
+// ErrRecordSyntax when the record does not follow the grammar of RFC 8461
+// §3.1:
+//
+//	sts-text-record = sts-version 1*(sts-sep sts-field) [sts-sep]
+//	sts-version     = %s"v=STSv1"
+//	sts-id          = %s"id=" 1*32(ALPHA / DIGIT)
+//	sts-sep         = *WSP %x3B *WSP
+//	sts-ext-name    = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
+//	sts-ext-value   = 1*(%x21-3A / %x3C / %x3E-7E)
+//
+// Field names are case-sensitive (%s). A record must hold exactly one id.
+func ParseRecord(txt string) (*Record, error) {
+	fail := func(reason string) (*Record, error) {
+		return nil, &SyntaxError{Text: truncate(txt), Reason: reason, Err: ErrRecordSyntax}
+	}
+	if !isSTSRecord(txt) {
+		return fail("does not start with v=STSv1")
+	}
+	fields := strings.Split(txt, ";")
+	var r Record
+	haveID := false
+	for i, f := range fields {
+		// RFC 8461 §3.1: sts-sep = *WSP %x3B *WSP.
+		f = strings.Trim(f, " \t")
+		if i == 0 {
+			continue // "v=STSv1", checked above
+		}
+		if f == "" {
+			if i == len(fields)-1 && i > 1 {
+				continue // the optional trailing sts-sep
+			}
+			return fail("empty field")
+		}
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return fail("field without '='")
+		}
+		switch {
+		case k == "id":
+			if haveID {
+				return fail("more than one id")
+			}
+			if len(v) < 1 || len(v) > 32 || !isAlnum(v) {
+				return fail("id is not 1 to 32 letters and digits")
+			}
+			r.ID, haveID = v, true
+		case k == "v":
+			return fail("version repeated")
+		default:
+			if !isExtName(k) {
+				return fail("invalid extension name")
+			}
+			if !isRecordExtValue(v) {
+				return fail("invalid extension value")
+			}
+			r.Extensions = append(r.Extensions, Extension{Key: k, Value: v})
+		}
+	}
+	if !haveID {
+		return fail("no id")
+	}
+	return &r, nil
+}
+
+func isAlpha(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlpha(s[i]) && !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isExtName: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / "."), the
+// extension name of both the TXT record and the policy file.
+func isExtName(s string) bool {
+	if len(s) < 1 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case isAlpha(c) || isDigit(c):
+		case i > 0 && (c == '_' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isRecordExtValue: 1*(%x21-3A / %x3C / %x3E-7E), visible ASCII except ";"
+// and "=".
+func isRecordExtValue(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == ';' || c == '=' {
+			return false
+		}
+	}
+	return true
+}
