@@ -220,16 +220,18 @@ func (c *Client) get(ctx context.Context, domain string, refresh bool) (*Result,
 
 	p, err := Fetch(ctx, c.HTTPClient, d)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
 		c.log(ctx, "policy fetch failed", "domain", d, "id", rec.ID, "error", err)
 		var ne Entry
 		if entry != nil {
 			ne = *entry
 		}
 		ne.FailedAt, ne.FailedID = now, rec.ID
-		c.put(ctx, d, &ne)
+		// The back-off holds even when ctx ended: a server that stalls
+		// every fetch must not be fetched from again at once.
+		c.put(context.WithoutCancel(ctx), d, &ne)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		// RFC 8461 §3.3: a failed fetch with nothing valid cached means
 		// delivery as though the domain had no policy.
 		if valid {

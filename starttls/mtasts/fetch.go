@@ -128,6 +128,11 @@ func Fetch(ctx context.Context, client *http.Client, domain string) (*Policy, er
 		return fail(ErrPolicyFetch, resp.StatusCode, errors.New("media type is not text/plain"))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxPolicySize+1))
+	if err == nil && ctx.Err() != nil {
+		// The deadline may end the body early without a read error;
+		// a policy cut short is no policy.
+		err = ctx.Err()
+	}
 	if err != nil {
 		return fail(ErrPolicyFetch, resp.StatusCode, err)
 	}
