@@ -3,6 +3,7 @@ package requiretls
 import (
 	"bytes"
 	"strings"
+	"unicode/utf8"
 )
 
 // HeaderName is the name of the header field of RFC 8689 §3.
@@ -72,11 +73,25 @@ func (h *Header) add(v string) {
 	}
 	h.ignored++
 	if len(h.Ignored) < MaxIgnored {
-		if len(t) > MaxIgnoredLen {
-			t = t[:MaxIgnoredLen]
-		}
-		h.Ignored = append(h.Ignored, strings.Map(printable, t))
+		h.Ignored = append(h.Ignored, reportable(t))
 	}
+}
+
+// reportable returns v fit for a log line: valid UTF-8 without control
+// characters, cut at a character boundary to at most MaxIgnoredLen octets.
+func reportable(v string) string {
+	if len(v) > 4*MaxIgnoredLen {
+		v = v[:4*MaxIgnoredLen]
+	}
+	v = strings.Map(printable, v) // also turns invalid UTF-8 into U+FFFD
+	if len(v) > MaxIgnoredLen {
+		cut := MaxIgnoredLen
+		for cut > 0 && !utf8.RuneStart(v[cut]) {
+			cut--
+		}
+		v = v[:cut]
+	}
+	return v
 }
 
 // printable replaces control characters in a reported value, so a log line
