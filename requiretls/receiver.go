@@ -83,6 +83,23 @@ func (s ServerSession) CheckParam(p Param) error {
 	return nil
 }
 
+// CheckParams applies CheckParam to every parameter of a MAIL FROM that
+// another parser already split (a server framework's hook), and reports
+// whether an acceptable REQUIRETLS was among them: the message is then tagged
+// [TagRequireTLS]. The error is CheckParam's.
+func (s ServerSession) CheckParams(params []Param) (requireTLS bool, err error) {
+	for _, p := range params {
+		if !strings.EqualFold(p.Keyword, Keyword) {
+			continue
+		}
+		if err := s.CheckParam(p); err != nil {
+			return false, err
+		}
+		requireTLS = true
+	}
+	return requireTLS, nil
+}
+
 // MailFrom is a MAIL FROM command as a receiver accepted it.
 type MailFrom struct {
 	// ReversePath is the text between the angle brackets; "" is the null
