@@ -7,6 +7,7 @@ import (
 
 	"github.com/smtpsec/smtpsec/internal/dnsname"
 	"github.com/smtpsec/smtpsec/resolver"
+	"github.com/smtpsec/smtpsec/spf"
 )
 
 // HELOSignal is one observation about the HELO/EHLO argument. Signals are
@@ -81,6 +82,25 @@ func parseAddressLiteral(s string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return a, true
+}
+
+// CheckHELO observes the HELO/EHLO argument helo of a client at ip (RFC
+// 5321 §4.1.4): whether it is a fully qualified name or an address literal,
+// whether a literal is the client's address, whether it claims one of our
+// names or addresses (OwnNames, OwnAddrs), whether the name resolves to the
+// client, and, unless DisableHELOSPF is set, SPF for the HELO identity (RFC
+// 7208 §2.3). It returns observations, never an error: a DNS failure leaves
+// a signal out and is recorded in HELOResult.Err.
+func (c *Checker) CheckHELO(ctx context.Context, helo string, ip netip.Addr) HELOResult {
+	h := c.checkHELO(ctx, helo, ip, "")
+	if !c.DisableHELOSPF && h.Name != "" {
+		out, _ := c.spfChecker().CheckHELO(ctx, ip.Unmap(), h.Name)
+		h.SPFResult = string(out.Result)
+		if out.Result == spf.Fail {
+			h.Signals = append(h.Signals, HELOSPFFail)
+		}
+	}
+	return h
 }
 
 // checkHELO computes the DNS and syntax signals. iprevName is the confirmed

@@ -110,3 +110,8 @@ func (f failingResolver) LookupAddr(_ context.Context, name string) ([]string, e
 
 // fixedRand returns v for every draw.
 func fixedRand(v int) func(int) int { return func(int) int { return v } }
+
+func newServer(t testing.TB, z *resolver.Zone) *resolvertest.Server {
+	t.Helper()
+	return resolvertest.NewServer(t, z)
+}
