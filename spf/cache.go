@@ -1,22 +1,27 @@
 package spf
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Bounds of a Checker's parse cache.
 const (
-	cacheMaxEntries = 2048
+	cacheMaxEntries = 4096
 	cacheMaxBytes   = 1 << 20 // total length of the cached record texts
 	cacheMaxRecord  = 4096    // longer records are parsed every time
 )
 
 // recordCache maps TXT record text to its parse result, so that a record is
 // parsed once however often it is evaluated. Cached records are shared and
-// never modified. It is bounded in entries and bytes; when full, arbitrary
-// entries are evicted. The zero value is ready to use.
+// never modified. Reads take no lock. It is bounded in entries and bytes:
+// when an insertion would exceed a bound, the cache is emptied first (a
+// stream of distinct hostile records costs re-parsing, never memory). The
+// zero value is ready to use.
 type recordCache struct {
-	mu    sync.RWMutex
-	m     map[string]cacheEntry
-	bytes int
+	m       sync.Map // string -> *cacheEntry
+	entries atomic.Int64
+	bytes   atomic.Int64
 }
 
 type cacheEntry struct {
@@ -25,10 +30,8 @@ type cacheEntry struct {
 }
 
 func (c *recordCache) parse(text string) (*Record, error) {
-	c.mu.RLock()
-	ent, ok := c.m[text]
-	c.mu.RUnlock()
-	if ok {
+	if v, ok := c.m.Load(text); ok {
+		ent := v.(*cacheEntry)
 		return ent.rec, ent.err
 	}
 	rec, err := parseRecord(text)
@@ -38,22 +41,14 @@ func (c *recordCache) parse(text string) (*Record, error) {
 	if err != nil {
 		rec = nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]cacheEntry)
+	if c.entries.Load() >= cacheMaxEntries || c.bytes.Load()+int64(len(text)) > cacheMaxBytes {
+		c.m.Clear()
+		c.entries.Store(0)
+		c.bytes.Store(0)
 	}
-	if _, ok := c.m[text]; ok {
-		return rec, err
+	if _, loaded := c.m.LoadOrStore(text, &cacheEntry{rec: rec, err: err}); !loaded {
+		c.entries.Add(1)
+		c.bytes.Add(int64(len(text)))
 	}
-	for k := range c.m {
-		if len(c.m) < cacheMaxEntries && c.bytes+len(text) <= cacheMaxBytes {
-			break
-		}
-		c.bytes -= len(k)
-		delete(c.m, k)
-	}
-	c.m[text] = cacheEntry{rec: rec, err: err}
-	c.bytes += len(text)
 	return rec, err
 }

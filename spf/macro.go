@@ -136,7 +136,7 @@ func checkMacroString(s string, set macroSet) error {
 // appendTransformed appends value transformed by m (RFC 7208 §7.3): split
 // on the delimiters, reversed with "r", the rightmost digits parts kept,
 // joined with "."; URL-escaped when the letter was upper-case.
-func appendTransformed(buf []byte, value string, m *macroExpr) []byte {
+func appendTransformed[T string | []byte](buf []byte, value T, m *macroExpr) []byte {
 	delims := m.delims
 	if delims == "" {
 		delims = "."
@@ -179,7 +179,7 @@ func appendTransformed(buf []byte, value string, m *macroExpr) []byte {
 
 // appendMaybeEscaped appends s, URL-escaping every octet outside the RFC
 // 3986 unreserved set when escape is set (RFC 7208 §7.3).
-func appendMaybeEscaped(buf []byte, s string, escape bool) []byte {
+func appendMaybeEscaped[T string | []byte](buf []byte, s T, escape bool) []byte {
 	if !escape {
 		return append(buf, s...)
 	}
@@ -262,6 +262,9 @@ func (e *eval) expand(buf []byte, s, domain string, set macroSet) ([]byte, bool)
 				buf = append(buf, ' ')
 			case '-':
 				buf = append(buf, "%20"...)
+			case 'i':
+				var tmp [72]byte
+				buf = appendTransformed(buf, e.appendIP(tmp[:0]), &m)
 			default:
 				buf = appendTransformed(buf, e.macroValue(m.letter, domain), &m)
 			}
@@ -289,6 +292,15 @@ func (e *eval) bound(buf []byte, set macroSet) []byte {
 	return buf
 }
 
+// appendIP appends the %{i} form of the client IP: dotted quad, or dotted
+// nibbles for IPv6 (RFC 7208 §7.3).
+func (e *eval) appendIP(b []byte) []byte {
+	if e.ip.Is4() {
+		return e.ip.AppendTo(b)
+	}
+	return appendNibbles(b, e.ip.As16())
+}
+
 // macroValue returns the value of a macro letter (RFC 7208 §7.2).
 func (e *eval) macroValue(letter byte, domain string) string {
 	switch letter {
@@ -301,15 +313,8 @@ func (e *eval) macroValue(letter byte, domain string) string {
 	case 'd':
 		return domain
 	case 'i':
-		if e.ipDotted == "" {
-			var tmp [72]byte
-			if e.ip.Is4() {
-				e.ipDotted = string(e.ip.AppendTo(tmp[:0]))
-			} else {
-				e.ipDotted = string(appendNibbles(tmp[:0], e.ip.As16()))
-			}
-		}
-		return e.ipDotted
+		var tmp [72]byte
+		return string(e.appendIP(tmp[:0]))
 	case 'p':
 		return e.validatedName(domain)
 	case 'v':

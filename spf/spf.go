@@ -29,7 +29,7 @@ const (
 
 // maxDepth bounds the nesting of include and redirect whatever MaxLookups
 // says, so that a generous limit cannot exhaust the stack.
-const maxDepth = 64
+const maxDepth = 16
 
 // Checker evaluates SPF policies (RFC 7208). The zero value is ready to use
 // with net.DefaultResolver and the RFC limits. A Checker is safe for
@@ -263,11 +263,27 @@ func initialDomain(d string) (string, bool) {
 	if d == "" || d[0] == '[' {
 		return "", false
 	}
+	// Fast path: a lower-case LDH name is already normal.
+	if n := trimDot(d); validQueryName(n) && isLowerLDH(n) {
+		return n, strings.IndexByte(n, '.') > 0
+	}
 	n, err := dnsname.Normalize(d)
 	if err != nil || strings.IndexByte(n, '.') < 0 {
 		return "", false
 	}
 	return n, true
+}
+
+// isLowerLDH reports whether s holds only lower-case letters, digits, "-",
+// "_" and ".".
+func isLowerLDH(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // eval is the state of one evaluation.
@@ -283,8 +299,8 @@ type eval struct {
 	maxLookups, maxVoids, lookups, voids int
 	authentic                            bool
 
-	stackBuf [12]string
-	stack    []string
+	stack  [maxDepth]string // the domains being evaluated, for loops
+	nstack int
 }
 
 // hostResult is what check_host() returns inside the evaluation.
@@ -297,7 +313,9 @@ type hostResult struct {
 }
 
 func (e *eval) fail(res Result, domain, term string, err error) hostResult {
-	e.logf("spf error", "domain", domain, "term", term, "err", err)
+	if e.c.Logger != nil {
+		e.logf("spf error", "domain", domain, "term", term, "err", err)
+	}
 	return hostResult{result: res, domain: domain, term: term, err: &Error{Result: res, Domain: domain, Term: term, Err: err}}
 }
 
@@ -312,20 +330,23 @@ func (e *eval) logf(msg string, args ...any) {
 func (e *eval) checkHost(domain string, depth int) hostResult {
 	// Loops: a domain already being evaluated would repeat the same
 	// evaluation (RFC 7208 §4.6.4 would stop it at the limit anyway).
-	if e.stack == nil {
-		e.stack = e.stackBuf[:0]
-	}
-	for _, d := range e.stack {
+	for _, d := range e.stack[:e.nstack] {
 		if d == domain {
 			return e.fail(PermError, domain, "", ErrLoop)
 		}
 	}
-	if depth > maxDepth {
+	if e.nstack >= len(e.stack) {
 		return e.fail(PermError, domain, "", ErrTooManyLookups)
 	}
-	e.stack = append(e.stack, domain)
-	defer func() { e.stack = e.stack[:len(e.stack)-1] }()
+	e.stack[e.nstack] = domain
+	e.nstack++
+	r := e.evalRecord(domain, depth)
+	e.nstack--
+	return r
+}
 
+// evalRecord evaluates the record of domain (RFC 7208 §4.4 to §4.7).
+func (e *eval) evalRecord(domain string, depth int) hostResult {
 	rec, r := e.record(domain)
 	if rec == nil {
 		return r
@@ -338,7 +359,9 @@ func (e *eval) checkHost(domain string, depth int) hostResult {
 			return r
 		}
 		if m {
-			e.logf("spf match", "domain", domain, "term", d.term())
+			if e.c.Logger != nil {
+				e.logf("spf match", "domain", domain, "term", d.term())
+			}
 			return hostResult{result: d.Qualifier.Result(), domain: domain, term: d.term(), rec: rec}
 		}
 	}
