@@ -105,16 +105,11 @@ func run(ctx context.Context, args []string, e env) int {
 			"forward": func(ctx context.Context, a []string, e env) int { return srsRun(ctx, a, e, true) },
 			"reverse": func(ctx context.Context, a []string, e env) int { return srsRun(ctx, a, e, false) },
 		})
-	}
-	if f, ok := extraCommands[cmd]; ok {
-		return f(ctx, rest, e)
+	case "dmarc":
+		return dmarcRun(ctx, rest, e)
 	}
 	return usageError(e, "unknown command %q", cmd)
 }
-
-// extraCommands holds the commands registered by other files of this
-// package (dmarc, mtasts, dane, starttls), so that run stays one switch.
-var extraCommands = map[string]func(context.Context, []string, env) int{}
 
 func usageError(e env, format string, args ...any) int {
 	fmt.Fprintf(e.stderr, "smtpsec: "+format+"\n", args...)

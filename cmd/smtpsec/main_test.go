@@ -92,6 +92,9 @@ func TestGolden(t *testing.T) {
 		{"spf-check-fail.txt", []string{"spf", "check", "--zone", exampleZone, "--ip", "192.0.2.99", "--from", "bob@strict.example.com", "--helo", "evil.example.org", "--receiver", "mx.example.org"}, "", exitNegative},
 		{"spf-check-fail.json", []string{"spf", "check", "--zone", exampleZone, "--json", "--ip", "192.0.2.99", "--from", "bob@strict.example.com", "--helo", "evil.example.org", "--receiver", "mx.example.org"}, "", exitNegative},
 		{"spf-check-helo.txt", []string{"spf", "check", "--zone", exampleZone, "--ip", "2001:db8::10", "--helo", "mx1.example.com"}, "", exitNegative},
+		{"dmarc.txt", []string{"dmarc", "--zone", exampleZone, "mail.example.com"}, "", exitOK},
+		{"dmarc.json", []string{"dmarc", "--zone", exampleZone, "--json", "example.com"}, "", exitOK},
+		{"dmarc-none.txt", []string{"dmarc", "--zone", exampleZone, "nosuch.example.org"}, "", exitNegative},
 		{"srs-forward.txt", []string{"srs", "forward", "--domain", "fwd.example.org", "--secrets", "testdata/secrets", "--date", "2026-11-28", "alice@example.com", "SRS0=abcd=TT=example.net=bob@other.example"}, "", exitOK},
 		{"srs-batch.json", []string{"srs", "reverse", "--domain", "fwd.example.org", "--secrets", "testdata/secrets", "--date", "2026-11-30", "--json"}, "SRS0=2mJj=JR=example.com=alice@fwd.example.org\nSRS0=2mJj=JR=example.com=mallory@fwd.example.org\nnot-an-srs-address@example.com\n\n", exitNegative},
 	}
@@ -156,6 +159,7 @@ func TestOverTheWire(t *testing.T) {
 		{"spf", "lint", "example.com"},
 		{"spf", "lint", "legacy.example.com"},
 		{"spf", "check", "--ip", "192.0.2.99", "--from", "bob@strict.example.com", "--helo", "evil.example.org"},
+		{"dmarc", "--json", "mail.example.com"},
 	} {
 		wire := smtpsec(t, "", append(args, "--dns", srv.Addr())...)
 		offline := smtpsec(t, "", append(args, "--zone", exampleZone)...)
