@@ -2,6 +2,46 @@ module github.com/smtpsec/smtpsec/interop
 
 go 1.24.0
 
-require github.com/smtpsec/smtpsec v0.0.0
+require (
+	github.com/emersion/go-smtp v0.25.1
+	github.com/miekg/dns v1.1.68
+	github.com/smtpsec/smtpsec v0.0.0
+	github.com/stretchr/testify v1.12.1
+	go.yaml.in/yaml/v3 v3.0.5
+)
+
+require (
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/cespare/xxhash/v2 v2.2.0 // indirect
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
+	github.com/matttproud/golang_protobuf_extensions/v2 v2.0.0 // indirect
+	github.com/mjl-/adns v0.0.0-20250321173553-ab04b05bdfea // indirect
+	github.com/mjl-/autocert v0.0.0-20250321204043-abab2b936e31 // indirect
+	github.com/mjl-/bstore v0.0.9 // indirect
+	github.com/mjl-/flate v0.0.0-20250221133712-6372d09eb978 // indirect
+	github.com/mjl-/mox v0.0.15 // indirect
+	github.com/mjl-/sconf v0.0.7 // indirect
+	github.com/mjl-/sherpa v0.6.7 // indirect
+	github.com/mjl-/sherpadoc v0.0.16 // indirect
+	github.com/mjl-/sherpaprom v0.0.2 // indirect
+	github.com/mjl-/sherpats v0.0.6 // indirect
+	github.com/mjl-/xfmt v0.0.2 // indirect
+	github.com/prometheus/client_golang v1.18.0 // indirect
+	github.com/prometheus/client_model v0.5.0 // indirect
+	github.com/prometheus/common v0.45.0 // indirect
+	github.com/prometheus/procfs v0.12.0 // indirect
+	go.etcd.io/bbolt v1.3.11 // indirect
+	golang.org/x/crypto v0.48.0 // indirect
+	golang.org/x/mod v0.32.0 // indirect
+	golang.org/x/net v0.50.0 // indirect
+	golang.org/x/sync v0.19.0 // indirect
+	golang.org/x/sys v0.41.0 // indirect
+	golang.org/x/text v0.34.0 // indirect
+	golang.org/x/tools v0.41.0 // indirect
+	google.golang.org/protobuf v1.31.0 // indirect
+	rsc.io/qr v0.2.0 // indirect
+)
 
 replace github.com/smtpsec/smtpsec => ../
+
+tool github.com/mjl-/mox
