@@ -3,6 +3,7 @@ module github.com/smtpsec/smtpsec/interop
 go 1.24.0
 
 require (
+	github.com/emersion/go-msgauth v0.7.0
 	github.com/emersion/go-smtp v0.25.1
 	github.com/miekg/dns v1.1.68
 	github.com/smtpsec/smtpsec v0.0.0
