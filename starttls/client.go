@@ -1,0 +1,509 @@
+package starttls
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/smtpsec/smtpsec"
+	"github.com/smtpsec/smtpsec/internal/smtpwire"
+)
+
+// Default client timeouts, used when the Client fields are zero.
+const (
+	// DefaultGreetingTimeout is RFC 5321 §4.5.3.2.1's initial 220 timeout.
+	DefaultGreetingTimeout = 5 * time.Minute
+	// DefaultCommandTimeout bounds each command's write and reply, as RFC
+	// 5321 §4.5.3.2.2 does for MAIL.
+	DefaultCommandTimeout = 5 * time.Minute
+	// DefaultHandshakeTimeout bounds the TLS handshake, as mox does.
+	DefaultHandshakeTimeout = time.Minute
+)
+
+// MaxLineLength is the largest reply line limit a Client accepts (CRLF
+// included); larger settings are lowered to it.
+const MaxLineLength = smtpwire.MaxLineLimit
+
+// Client is the configuration of an SMTP client's STARTTLS upgrade. The zero
+// value is ready to use. A Client is safe for concurrent use and must not be
+// modified after first use.
+type Client struct {
+	// Hostname is the name sent with EHLO (RFC 5321 §4.1.1.1). If empty,
+	// "localhost" is used.
+	Hostname string
+
+	// TLSConfig is the base TLS configuration (client certificates, key
+	// exchange groups, session cache, Time), cloned for every upgrade. Its
+	// verification settings are replaced by the Policy's; see
+	// Policy.TLSConfig. If nil, crypto/tls defaults are used.
+	TLSConfig *tls.Config
+
+	// GreetingTimeout bounds the wait for the 220 greeting. 0 means
+	// DefaultGreetingTimeout (5 minutes).
+	GreetingTimeout time.Duration
+	// CommandTimeout bounds each command: writing it and reading its whole
+	// reply. 0 means DefaultCommandTimeout (5 minutes). A reply trickling in
+	// a byte at a time ends with the timeout, not after it.
+	CommandTimeout time.Duration
+	// HandshakeTimeout bounds the TLS handshake. 0 means
+	// DefaultHandshakeTimeout (1 minute).
+	HandshakeTimeout time.Duration
+
+	// MaxLineLength bounds reply lines, CRLF included. 0 means 2048;
+	// values above MaxLineLength (4096) mean MaxLineLength.
+	MaxLineLength int
+	// MaxLines bounds the lines of one reply. 0 means 100. Replies are
+	// also limited to 64 KiB in all.
+	MaxLines int
+}
+
+func (c *Client) hostname() string {
+	if c == nil || c.Hostname == "" {
+		return "localhost"
+	}
+	return c.Hostname
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func (c *Client) limits() smtpwire.Limits {
+	if c == nil {
+		return smtpwire.Limits{}
+	}
+	return smtpwire.Limits{MaxLineLength: c.MaxLineLength, MaxLines: c.MaxLines}
+}
+
+// Upgrade runs the client side of an SMTP session up to a protected state
+// on conn, a fresh connection to serverName (the host name the policy
+// verifies, usually the MX name), under policy p (nil means the zero Policy:
+// Verify). Within this one call it:
+//
+//  1. reads the 220 greeting;
+//  2. sends EHLO and checks that STARTTLS is advertised (RFC 3207 §3);
+//  3. sends STARTTLS and reads its 220 (RFC 3207 §4);
+//  4. fails if any byte follows that 220 before the handshake
+//     (ErrPlaintextInjection): such bytes were sent in plaintext to be read
+//     as if they came inside TLS;
+//  5. runs the TLS handshake and p's verification, bounded by
+//     HandshakeTimeout and ctx;
+//  6. discards everything learnt so far (RFC 3207 §4.2) and sends a fresh
+//     EHLO inside TLS.
+//
+// It returns a Session positioned after that EHLO, whose Extensions are the
+// post-TLS ones only. Every step is bounded by its timeout and by ctx.
+//
+// Level None stops after step 2 and returns a plaintext Session. Level May
+// does the same when STARTTLS is not advertised or is refused, and says why
+// in Session.PlaintextReason; a failure from step 4 on closes the
+// connection and returns an *Error with RetryPlaintext set, because
+// continuing on a socket after its 220 to STARTTLS is never safe. Every
+// other level is mandatory: any failure returns an *Error and no Session.
+//
+// On error, conn has been closed (after a best-effort QUIT when the
+// dialogue was still in plaintext), and the error is an *Error: match its
+// kind with errors.Is (ErrNotOffered, ErrRefused, ErrHandshake,
+// ErrCertificate, ErrProtocol, ErrConnection, ErrRejected, ErrPolicy), and
+// report it with Error.Result.
+func (c *Client) Upgrade(ctx context.Context, conn net.Conn, serverName string, p *Policy) (*Session, error) {
+	if p == nil {
+		p = &Policy{}
+	}
+	s := &Session{
+		raw:     conn,
+		conn:    conn,
+		level:   p.Level,
+		timeout: orDefault(c.commandTimeout(), DefaultCommandTimeout),
+	}
+	fail := func(e *Error, quit bool) (*Session, error) {
+		e.Level = p.Level
+		if err := ctxDone(ctx); err != nil && (e.Kind == ErrConnection || e.Kind == ErrHandshake) {
+			e.Err = err
+		}
+		if quit {
+			_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = conn.Write([]byte("QUIT\r\n"))
+		}
+		_ = conn.Close()
+		return nil, e
+	}
+	if err := p.validate(serverName); err != nil {
+		return fail(&Error{Kind: ErrPolicy, Err: err}, false)
+	}
+	host := c.hostname()
+	if err := smtpwire.ValidateCommand(host); err != nil || strings.ContainsAny(host, " \t") {
+		return fail(&Error{Kind: ErrPolicy, Err: errors.New("invalid EHLO hostname")}, false)
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
+	s.r = smtpwire.NewReader(conn, c.limits())
+
+	// RFC 5321 §4.5.3.2.1: bounded wait for the greeting.
+	s.setDeadline(ctx, orDefault(c.greetingTimeout(), DefaultGreetingTimeout))
+	greet, err := s.r.ReadReply()
+	if err != nil {
+		return fail(ioError(err), false)
+	}
+	if greet.Code != 220 {
+		return fail(&Error{Kind: ErrRejected, Reply: &greet}, true)
+	}
+
+	ehlo, err := s.command2(ctx, "EHLO ", host)
+	if err != nil {
+		return fail(ioError(err), false)
+	}
+	if ehlo.Code != 250 {
+		if p.Level.Mandatory() {
+			// No EHLO, no STARTTLS (RFC 3207 §3).
+			return fail(&Error{Kind: ErrNotOffered, Result: ResultSTARTTLSNotSupported, Reply: &ehlo}, true)
+		}
+		helo, err := s.command2(ctx, "HELO ", host)
+		if err != nil {
+			return fail(ioError(err), false)
+		}
+		if helo.Code != 250 {
+			return fail(&Error{Kind: ErrRejected, Reply: &helo}, true)
+		}
+		s.ext = parseExtensions(smtpsec.Reply{Code: 250, Text: helo.Text})
+		s.ext.list = nil
+		if p.Level == May {
+			s.plain = &Error{Kind: ErrNotOffered, Result: ResultSTARTTLSNotSupported, Level: May, Reply: &ehlo}
+		}
+		return s.ready(), nil
+	}
+	ext := parseExtensions(ehlo)
+	if p.Level == None {
+		s.ext = ext
+		return s.ready(), nil
+	}
+	if !ext.Has("STARTTLS") {
+		e := &Error{Kind: ErrNotOffered, Result: ResultSTARTTLSNotSupported, Level: p.Level}
+		if p.Level.Mandatory() {
+			return fail(e, true)
+		}
+		s.ext, s.plain = ext, e
+		return s.ready(), nil
+	}
+
+	reply, err := s.command2(ctx, "STARTTLS", "")
+	if err != nil {
+		return fail(ioError(err), false)
+	}
+	if reply.Code != 220 {
+		// RFC 3207 §4: after a refusal the client decides; a mandatory level
+		// gives up (temporarily, whatever the code), may goes on in plaintext.
+		e := &Error{Kind: ErrRefused, Result: ResultSTARTTLSNotSupported, Level: p.Level, Reply: &reply}
+		if p.Level.Mandatory() {
+			return fail(e, true)
+		}
+		s.ext, s.plain = ext, e
+		return s.ready(), nil
+	}
+	retry := p.Level == May
+	// RFC 3207 §6: nothing may follow the 220 but TLS. Bytes already read
+	// came in plaintext and would be taken as replies from inside TLS.
+	if n := s.r.Buffered(); n > 0 {
+		return fail(&Error{Kind: ErrProtocol, Result: ResultValidationFailure, RetryPlaintext: retry, Err: ErrPlaintextInjection}, false)
+	}
+
+	var auth Authentication
+	tc := tls.Client(conn, p.tlsConfig(c.baseTLS(), serverName, &auth))
+	s.setDeadline(ctx, orDefault(c.handshakeTimeout(), DefaultHandshakeTimeout))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		e := handshakeError(err)
+		e.RetryPlaintext = retry
+		return fail(e, false)
+	}
+	// RFC 3207 §4.2: discard all knowledge from the server; start over with
+	// EHLO inside TLS. The reader keeps its buffer, which is empty.
+	s.conn, s.tls = tc, tc
+	s.r.Reset(tc)
+	ehlo, err = s.command2(ctx, "EHLO ", host)
+	if err != nil {
+		e := ioError(err)
+		e.RetryPlaintext = retry
+		return fail(e, false)
+	}
+	if ehlo.Code != 250 {
+		return fail(&Error{Kind: ErrRejected, Reply: &ehlo, RetryPlaintext: retry}, false)
+	}
+	s.ext = parseExtensions(ehlo)
+	s.auth = auth
+	return s.ready(), nil
+}
+
+func (c *Client) commandTimeout() time.Duration {
+	if c == nil {
+		return 0
+	}
+	return c.CommandTimeout
+}
+
+func (c *Client) greetingTimeout() time.Duration {
+	if c == nil {
+		return 0
+	}
+	return c.GreetingTimeout
+}
+
+func (c *Client) handshakeTimeout() time.Duration {
+	if c == nil {
+		return 0
+	}
+	return c.HandshakeTimeout
+}
+
+func (c *Client) baseTLS() *tls.Config {
+	if c == nil {
+		return nil
+	}
+	return c.TLSConfig
+}
+
+// validate checks, before anything is sent, that p can be applied.
+func (p *Policy) validate(serverName string) error {
+	switch p.Level {
+	case None, May, Encrypt:
+	case Verify, MTASTS:
+		if len(p.Names) == 0 && serverName == "" {
+			return errNoNames
+		}
+	case Fingerprint:
+		if len(p.Pins) == 0 {
+			return errNoPins
+		}
+	case DANE, DANEOnly:
+		if p.Verifier == nil {
+			return errNoVerifier
+		}
+	default:
+		return errors.New("unknown level " + p.Level.String())
+	}
+	return nil
+}
+
+// ioError classifies an error from reading or writing the dialogue.
+func ioError(err error) *Error {
+	var se *smtpwire.SyntaxError
+	if errors.As(err, &se) {
+		return &Error{Kind: ErrProtocol, Result: ResultValidationFailure, Err: err}
+	}
+	return &Error{Kind: ErrConnection, Err: err}
+}
+
+// handshakeError classifies an error from the TLS handshake: the policy's own
+// *Error from VerifyConnection, or a handshake failure.
+func handshakeError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		c := *e
+		return &c
+	}
+	return &Error{Kind: ErrHandshake, Result: ResultValidationFailure, Err: err}
+}
+
+// Session is an SMTP session after Upgrade: the connection (TLS, unless the
+// level allowed plaintext), what the TLS handshake established, the server's
+// extensions as advertised inside TLS, and a bounded way to go on with the
+// dialogue. A Session is not safe for concurrent use.
+type Session struct {
+	raw     net.Conn
+	conn    net.Conn
+	tls     *tls.Conn
+	r       *smtpwire.Reader
+	wbuf    []byte
+	ext     Extensions
+	auth    Authentication
+	level   Level
+	plain   error
+	timeout time.Duration
+	state   tls.ConnectionState
+}
+
+// ready finishes a successful Upgrade: deadlines cleared, state recorded.
+func (s *Session) ready() *Session {
+	_ = s.raw.SetDeadline(time.Time{})
+	if s.tls != nil {
+		s.state = s.tls.ConnectionState()
+	}
+	return s
+}
+
+// Conn returns the connection: the *tls.Conn after a successful upgrade, the
+// plaintext connection otherwise. Read replies through the Session, not from
+// Conn, so that limits apply and nothing buffered is lost.
+func (s *Session) Conn() net.Conn { return s.conn }
+
+// ConnectionState returns the TLS connection state, and false in plaintext.
+func (s *Session) ConnectionState() (tls.ConnectionState, bool) {
+	return s.state, s.tls != nil
+}
+
+// Encrypted reports whether the session runs inside TLS.
+func (s *Session) Encrypted() bool { return s.tls != nil }
+
+// PlaintextReason returns why a level-May session is in plaintext: an *Error
+// of kind ErrNotOffered or ErrRefused, to log or report. It is nil for TLS
+// sessions and for level None.
+func (s *Session) PlaintextReason() error { return s.plain }
+
+// Extensions returns the extensions of the server's last EHLO reply: inside
+// TLS, the post-TLS reply only.
+func (s *Session) Extensions() Extensions { return s.ext }
+
+// Authentication returns how the server was authenticated.
+func (s *Session) Authentication() Authentication { return s.auth }
+
+// Level returns the level the session was established under.
+func (s *Session) Level() Level { return s.level }
+
+// setDeadline bounds the next exchange by d and by ctx's deadline.
+func (s *Session) setDeadline(ctx context.Context, d time.Duration) {
+	t := time.Now().Add(d)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(t) {
+		t = dl
+	}
+	_ = s.raw.SetDeadline(t)
+}
+
+// command2 writes verb+arg as one command line and reads its reply.
+func (s *Session) command2(ctx context.Context, verb, arg string) (smtpsec.Reply, error) {
+	s.setDeadline(ctx, s.timeout)
+	s.wbuf = append(append(append(s.wbuf[:0], verb...), arg...), '\r', '\n')
+	if _, err := s.conn.Write(s.wbuf); err != nil {
+		return smtpsec.Reply{}, err
+	}
+	return s.r.ReadReply()
+}
+
+// watch makes ctx's cancellation interrupt blocked I/O.
+func (s *Session) watch(ctx context.Context) func() bool {
+	if ctx.Done() == nil {
+		return func() bool { return true }
+	}
+	return context.AfterFunc(ctx, func() { _ = s.raw.SetDeadline(time.Unix(1, 0)) })
+}
+
+// Command sends line (without CRLF) and reads the reply, bounded by the
+// command timeout, ctx and the reply limits. A line holding CR, LF or NUL
+// is refused unsent. After an error other than a refused line the session
+// is unusable: close it.
+func (s *Session) Command(ctx context.Context, line string) (smtpsec.Reply, error) {
+	if err := s.WriteCommand(ctx, line); err != nil {
+		return smtpsec.Reply{}, err
+	}
+	return s.ReadReply(ctx)
+}
+
+// WriteCommand sends one command line without reading its reply, for
+// pipelining (RFC 2920); read the replies in order with ReadReply.
+func (s *Session) WriteCommand(ctx context.Context, line string) error {
+	if err := smtpwire.ValidateCommand(line); err != nil {
+		return err
+	}
+	defer s.watch(ctx)()
+	s.setDeadline(ctx, s.timeout)
+	s.wbuf = smtpwire.AppendCommand(s.wbuf[:0], line)
+	_, err := s.conn.Write(s.wbuf)
+	return ctxErr(ctx, err)
+}
+
+// ReadReply reads one reply, bounded as Command is.
+func (s *Session) ReadReply(ctx context.Context) (smtpsec.Reply, error) {
+	defer s.watch(ctx)()
+	s.setDeadline(ctx, s.timeout)
+	r, err := s.r.ReadReply()
+	return r, ctxErr(ctx, err)
+}
+
+// ctxErr returns ctx's error in place of err when ctx ended: the I/O error is
+// then only the way the cancellation or deadline reached the connection.
+func ctxErr(ctx context.Context, err error) error {
+	if err != nil {
+		if cerr := ctxDone(ctx); cerr != nil {
+			return cerr
+		}
+	}
+	return err
+}
+
+// ctxDone returns ctx.Err(), or context.DeadlineExceeded when ctx's deadline
+// has passed but its timer has not fired yet (connection deadlines are set
+// from it, and may fire first).
+func ctxDone(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// Data sends DATA, then msg (which must use CRLF line endings) dot-stuffed
+// and terminated (RFC 5321 §4.5.2), and returns the server's reply to the
+// message. A reply other than 354 to DATA is returned as it is, with no
+// error; a bare CR or LF in msg is an error and nothing is sent.
+func (s *Session) Data(ctx context.Context, msg []byte) (smtpsec.Reply, error) {
+	body, err := appendData(nil, msg)
+	if err != nil {
+		return smtpsec.Reply{}, err
+	}
+	r, err := s.Command(ctx, "DATA")
+	if err != nil || r.Code != 354 {
+		return r, err
+	}
+	stop := s.watch(ctx)
+	s.setDeadline(ctx, s.timeout)
+	_, err = s.conn.Write(body)
+	stop()
+	if err != nil {
+		return smtpsec.Reply{}, ctxErr(ctx, err)
+	}
+	return s.ReadReply(ctx)
+}
+
+// appendData appends msg dot-stuffed, with the final "." line.
+func appendData(dst, msg []byte) ([]byte, error) {
+	for len(msg) > 0 {
+		line := msg
+		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+			line, msg = msg[:i+1], msg[i+1:]
+		} else {
+			msg = nil
+		}
+		body := bytes.TrimSuffix(line, []byte("\r\n"))
+		if bytes.IndexByte(body, '\r') >= 0 || bytes.IndexByte(body, '\n') >= 0 {
+			return nil, smtpwire.ErrBareLineEnding
+		}
+		if len(body) > 0 && body[0] == '.' {
+			dst = append(dst, '.')
+		}
+		dst = append(append(dst, body...), '\r', '\n')
+	}
+	return append(dst, ".\r\n"...), nil
+}
+
+// Quit sends QUIT, waits (bounded) for the reply, and closes the
+// connection. The QUIT reply is not checked: the session is over either way.
+func (s *Session) Quit(ctx context.Context) error {
+	_, err := s.Command(ctx, "QUIT")
+	cerr := s.Close()
+	if err != nil {
+		return err
+	}
+	return cerr
+}
+
+// Close closes the connection without QUIT.
+func (s *Session) Close() error { return s.conn.Close() }
