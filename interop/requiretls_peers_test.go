@@ -49,7 +49,7 @@ func (l *rtLog) all() []string {
 // startRequireTLSReceiver runs our receiver (internal/smtpserver with the
 // requiretls checks in its hooks) on 127.0.0.1 with a certificate for
 // mx.example.test, and returns its address and the log of commands.
-func startRequireTLSReceiver(t *testing.T, leaf *testcert.Leaf) (string, *rtLog) {
+func startRequireTLSReceiver(t testing.TB, leaf *testcert.Leaf) (string, *rtLog) {
 	t.Helper()
 	log := &rtLog{}
 	cfg := &smtpserver.Config{
@@ -185,7 +185,7 @@ type moxServer struct {
 // startMox builds mox v0.0.15 (the interop module's tool dependency) with
 // `go tool -n mox`, writes a localserve configuration, moves every listener
 // to a free port, starts it and waits for its SMTP listener.
-func startMox(t *testing.T) *moxServer {
+func startMox(t testing.TB) *moxServer {
 	t.Helper()
 	goBin := requirePeer(t, "go")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -253,7 +253,7 @@ func startMox(t *testing.T) *moxServer {
 	return &moxServer{SMTP: addr, Roots: roots}
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
