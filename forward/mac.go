@@ -83,15 +83,35 @@ func newMACState(secrets [][]byte) *macState {
 	return st
 }
 
-// appendLower appends s with ASCII letters lower-cased, as libsrs2 does
-// with the C locale's tolower: bytes >= 0x80 are left alone.
+// lowerASCII maps each octet to itself, except 'A'..'Z' to 'a'..'z': the
+// C locale's tolower, which libsrs2 applies to the hash input (UTF-8 bytes
+// are left alone). The input is public (the address), so a table lookup is
+// fine; TestLowerASCII checks it.
+const lowerASCII = "" +
+	"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f" +
+	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f" +
+	"\x20\x21\x22\x23\x24\x25\x26\x27\x28\x29\x2a\x2b\x2c\x2d\x2e\x2f" +
+	"\x30\x31\x32\x33\x34\x35\x36\x37\x38\x39\x3a\x3b\x3c\x3d\x3e\x3f" +
+	"\x40\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f" +
+	"\x70\x71\x72\x73\x74\x75\x76\x77\x78\x79\x7a\x5b\x5c\x5d\x5e\x5f" +
+	"\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f" +
+	"\x70\x71\x72\x73\x74\x75\x76\x77\x78\x79\x7a\x7b\x7c\x7d\x7e\x7f" +
+	"\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f" +
+	"\x90\x91\x92\x93\x94\x95\x96\x97\x98\x99\x9a\x9b\x9c\x9d\x9e\x9f" +
+	"\xa0\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8\xa9\xaa\xab\xac\xad\xae\xaf" +
+	"\xb0\xb1\xb2\xb3\xb4\xb5\xb6\xb7\xb8\xb9\xba\xbb\xbc\xbd\xbe\xbf" +
+	"\xc0\xc1\xc2\xc3\xc4\xc5\xc6\xc7\xc8\xc9\xca\xcb\xcc\xcd\xce\xcf" +
+	"\xd0\xd1\xd2\xd3\xd4\xd5\xd6\xd7\xd8\xd9\xda\xdb\xdc\xdd\xde\xdf" +
+	"\xe0\xe1\xe2\xe3\xe4\xe5\xe6\xe7\xe8\xe9\xea\xeb\xec\xed\xee\xef" +
+	"\xf0\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc\xfd\xfe\xff"
+
+// appendLower appends s lower-cased with lowerASCII.
 func appendLower(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
+	n := len(b)
+	b = append(b, s...)
+	dst := b[n:]
+	for i, c := range dst {
+		dst[i] = lowerASCII[c]
 	}
 	return b
 }
@@ -128,17 +148,20 @@ func macInput(st *macState, strict bool, kind Kind, a, b, c string) []byte {
 	return in
 }
 
-// digest returns HMAC-SHA1(secret i, in) as base64 in enc, all 27
-// significant characters.
-func (st *macState) digest(i int, in []byte, enc *[28]byte, urlSafe bool) {
+// digest puts HMAC-SHA1(secret i, in) in base64 into enc, at least the
+// first n characters (n <= maxHashLength).
+func (st *macState) digest(i int, in []byte, enc *[28]byte, n int, urlSafe bool) {
 	h := st.h[i]
 	h.Reset()
 	h.Write(in)
 	st.sum = h.Sum(st.sum[:0])
+	// Only the octets behind the first n characters, in whole groups of
+	// three, so that no padding is involved.
+	src := st.sum[:min(sha1.Size, (n+3)/4*3)]
 	if urlSafe {
-		base64.URLEncoding.Encode(enc[:], st.sum)
+		base64.URLEncoding.Encode(enc[:], src)
 	} else {
-		base64.StdEncoding.Encode(enc[:], st.sum)
+		base64.StdEncoding.Encode(enc[:], src)
 	}
 }
 
@@ -148,12 +171,15 @@ func (st *macState) digest(i int, in []byte, enc *[28]byte, urlSafe bool) {
 // '+' and '_' to '/' (base64url to standard base64, as postsrsd 2.x).
 func foldHashByte(c byte) byte {
 	x := int32(c)
-	// upper is 1 when 'A' <= x <= 'Z': both differences are then
-	// non-negative, and their sign bits zero.
-	upper := 1 ^ (uint32(x-'A')>>31 | uint32('Z'-x)>>31)
-	x += int32(upper) * ('a' - 'A')
-	x = int32(subtle.ConstantTimeSelect(subtle.ConstantTimeByteEq(byte(x), '-'), '+', int(x)))
-	x = int32(subtle.ConstantTimeSelect(subtle.ConstantTimeByteEq(byte(x), '_'), '/', int(x)))
+	// notUpper is all ones unless 'A' <= x <= 'Z' (then one of the
+	// differences is negative, and its sign spreads by the shift).
+	notUpper := ((x - 'A') | ('Z' - x)) >> 31
+	x += ^notUpper & ('a' - 'A')
+	// eq is all ones when x equals the character, via (0 - 1) >> 31.
+	eqDash := ((x ^ '-') - 1) >> 31
+	x ^= eqDash & ('-' ^ '+')
+	eqUnderscore := ((x ^ '_') - 1) >> 31
+	x ^= eqUnderscore & ('_' ^ '/')
 	return byte(x)
 }
 

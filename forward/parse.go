@@ -54,6 +54,8 @@ type Address struct {
 }
 
 // String returns the address in its wire form, with the tag in upper case.
+// When Domain is empty, the "@" is left out, unless the local part holds an
+// '@' itself (so that the result parses back to the same fields).
 func (a Address) String() string {
 	var b strings.Builder
 	b.WriteString(a.Kind.String())
@@ -71,7 +73,7 @@ func (a Address) String() string {
 		b.WriteByte('=')
 		b.WriteString(a.User)
 	}
-	if a.Domain != "" {
+	if a.Domain != "" || strings.IndexByte(b.String(), '@') >= 0 {
 		b.WriteByte('@')
 		b.WriteString(a.Domain)
 	}
@@ -88,8 +90,8 @@ func (a Address) Original() (sender string, ok bool) {
 	case SRS0:
 		return a.User + "@" + a.Host, true
 	case SRS1:
-		inner, err := parseFields("SRS0" + a.Opaque)
-		if err != nil || inner.Kind != SRS0 {
+		var inner Address
+		if err := parseFields("SRS0"+a.Opaque, &inner); err != nil || inner.Kind != SRS0 {
 			return "", false
 		}
 		return inner.User + "@" + inner.Host, true
@@ -110,8 +112,8 @@ func Parse(addr string) (Address, error) {
 	if len(addr) > MaxAddressLength {
 		return Address{}, &Error{Op: "parse", Address: addr, Err: ErrTooLong}
 	}
-	a, perr := parseLocal(addr)
-	if perr != nil {
+	var a Address
+	if perr := parseLocal(addr, &a); perr != nil {
 		return Address{}, &Error{Op: "parse", Address: addr, Field: perr.field, Err: perr.err}
 	}
 	return a, nil
@@ -160,66 +162,65 @@ func tagKind(local string) (Kind, bool) {
 }
 
 // parseLocal parses addr (local part, optionally with "@domain"), split at
-// the last '@'.
-func parseLocal(addr string) (Address, *fieldError) {
-	local, domain := addr, ""
+// the last '@', into *a. On error, *a is left partly filled.
+func parseLocal(addr string, a *Address) *fieldError {
+	local := addr
 	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
-		local, domain = addr[:at], addr[at+1:]
+		local, a.Domain = addr[:at], addr[at+1:]
 	}
-	a, err := parseFields(local)
-	a.Domain = domain
-	return a, err
+	return parseFields(local, a)
 }
 
 // parseFields parses an SRS local part as the libsrs2 parsers do: fields
 // are cut at the first '=' after the previous one, the last field takes the
-// rest. A field may be empty, but each '=' must be there.
-func parseFields(local string) (Address, *fieldError) {
+// rest. A field may be empty, but each '=' must be there. Pointers, not
+// values, keep the hot path of Reverse free of struct copies.
+func parseFields(local string, a *Address) *fieldError {
 	kind, ok := tagKind(local)
 	if !ok {
-		return Address{}, errNotSRS
+		return errNotSRS
 	}
-	a := Address{Kind: kind, Separator: local[4]}
+	a.Kind, a.Separator = kind, local[4]
 	rest := local[5:]
 	if kind == SRS1 {
 		// libsrs2 srs_parse_guarded: "No hash / host / user in SRS1 address".
 		if rest == "" {
-			return Address{}, errNoHash0
+			return errNoHash0
 		}
 		i := strings.IndexByte(rest, '=')
 		if i < 0 {
-			return Address{}, errNoFirstHop
+			return errNoFirstHop
 		}
 		a.Hash, rest = rest[:i], rest[i+1:]
 		j := strings.IndexByte(rest, '=')
 		if j < 0 {
-			return Address{}, errNoOpaque
+			return errNoOpaque
 		}
 		a.FirstHop, a.Opaque = rest[:j], rest[j+1:]
-		return a, nil
+		return nil
 	}
 	// libsrs2 srs_parse_shortcut: "No hash / timestamp / host / user in
 	// SRS0 address".
 	if rest == "" {
-		return Address{}, errNoHash0
+		return errNoHash0
 	}
 	i := strings.IndexByte(rest, '=')
 	if i < 0 {
-		return Address{}, errNoStamp
+		return errNoStamp
 	}
 	a.Hash, rest = rest[:i], rest[i+1:]
 	j := strings.IndexByte(rest, '=')
 	if j < 0 {
-		return Address{}, errNoHost
+		return errNoHost
 	}
 	a.Timestamp, rest = rest[:j], rest[j+1:]
 	k := strings.IndexByte(rest, '=')
 	if k < 0 {
-		return Address{}, errNoUser
+		return errNoUser
 	}
 	a.Host, a.User = rest[:k], rest[k+1:]
 	if _, ok := decodeStamp(a.Timestamp); !ok {
-		return Address{}, errBadStamp
+		return errBadStamp
 	}
-	return a, nil
+	return nil
 }

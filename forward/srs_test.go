@@ -556,3 +556,39 @@ func TestErrorText(t *testing.T) {
 	_, err = NewSRS(Config{Domain: "fwd.example"})
 	assert.Equal(t, "forward: invalid config: Secrets: at least one secret is required", err.Error())
 }
+
+func TestSystemClock(t *testing.T) {
+	t.Parallel()
+	s := newTestSRS(t, func(c *Config) { c.Now = nil })
+	for range 3 {
+		want := dayNumber(time.Now())
+		if got := s.day(); got == want || got == dayNumber(time.Now()) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // crossed midnight UTC: try again
+		require.Equal(t, dayNumber(time.Now()), s.day())
+	}
+	// A fresh anchor is trusted...
+	s.clock.Store(&clockAnchor{t: time.Now(), unixNano: 3 * 86400e9})
+	assert.Equal(t, int64(3), s.day())
+	// ...an old one is replaced by a new reading of the wall clock.
+	s.clock.Store(&clockAnchor{t: time.Now().Add(-anchorLife - time.Second), unixNano: 3 * 86400e9})
+	assert.InDelta(t, dayNumber(time.Now()), s.day(), 1)
+	assert.NotEqual(t, int64(3), s.day())
+	// Negative times round down.
+	s.clock.Store(&clockAnchor{t: time.Now(), unixNano: -86400e9 / 2})
+	assert.Equal(t, int64(-1), s.day())
+}
+
+func TestLowerASCII(t *testing.T) {
+	t.Parallel()
+	require.Len(t, lowerASCII, 256)
+	for i := 0; i < 256; i++ {
+		want := byte(i)
+		if 'A' <= i && i <= 'Z' {
+			want = byte(i) + 'a' - 'A'
+		}
+		require.Equal(t, want, lowerASCII[i], "octet %#x", i)
+	}
+	assert.Equal(t, []byte("jrmÜnchen.exampleÜser\xff"), macInput(newMACState([][]byte{[]byte("k")}), false, SRS0, "JR", "MÜNCHEN.example", "Üser\xff"))
+}

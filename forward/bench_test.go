@@ -1,0 +1,172 @@
+package forward
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkSRS measures Forward and Reverse against the floor: one
+// HMAC-SHA1 over the same input with a pre-keyed hash reused through Reset.
+// Run the sub-benchmarks together so that the ratios come from one run:
+//
+//	go test -run '^$' -bench BenchmarkSRS -benchmem ./forward/
+func BenchmarkSRS(b *testing.B) {
+	const sender = "alice@sender.example"
+	// The clock is the real one, as in production (Config.Now nil).
+	one := newTestSRS(b, func(c *Config) { c.Secrets = c.Secrets[:1]; c.Now = nil })
+	// The same with an injected clock, to show the cost of reading the
+	// system clock (a quarter of the floor on a virtual machine).
+	fixed := newTestSRS(b, func(c *Config) { c.Secrets = c.Secrets[:1] })
+	fixedAddr, err := fixed.Forward(sender)
+	if err != nil {
+		b.Fatal(err)
+	}
+	two := newTestSRS(b, func(c *Config) { c.Now = nil })
+	strict := newTestSRS(b, func(c *Config) { c.Secrets = c.Secrets[:1]; c.StrictMAC = true; c.Now = nil })
+	addr, err := one.Forward(sender)
+	if err != nil {
+		b.Fatal(err)
+	}
+	strictAddr, err := strict.Forward(sender)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srs1, err := one.Forward("SRS0=abcd=AB=orig.example=bob@hop1.example")
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	// Ratio interleaves small batches of the floor, Forward and Reverse, so
+	// that a loaded machine slows them alike, and reports the ratios.
+	b.Run("Ratio", func(b *testing.B) {
+		h := hmac.New(sha1.New, []byte("tops3cret"))
+		in := []byte(macInputFor(one, "sender.example", "alice"))
+		sum := make([]byte, 0, sha1.Size)
+		var floor, fwd, rev, fwdFixed, revFixed time.Duration
+		const batch = 64
+		for b.Loop() {
+			t0 := time.Now()
+			for range batch {
+				h.Reset()
+				h.Write(in)
+				sum = h.Sum(sum[:0])
+			}
+			t1 := time.Now()
+			for range batch {
+				_, _ = one.Forward(sender)
+			}
+			t2 := time.Now()
+			for range batch {
+				_, _ = one.Reverse(addr)
+			}
+			t3 := time.Now()
+			for range batch {
+				_, _ = fixed.Forward(sender)
+			}
+			t4 := time.Now()
+			for range batch {
+				_, _ = fixed.Reverse(fixedAddr)
+			}
+			t5 := time.Now()
+			floor += t1.Sub(t0)
+			fwd += t2.Sub(t1)
+			rev += t3.Sub(t2)
+			fwdFixed += t4.Sub(t3)
+			revFixed += t5.Sub(t4)
+		}
+		b.ReportMetric(float64(fwd)/float64(floor), "forward/floor")
+		b.ReportMetric(float64(rev)/float64(floor), "reverse/floor")
+		b.ReportMetric(float64(fwdFixed)/float64(floor), "forward-fixed-now/floor")
+		b.ReportMetric(float64(revFixed)/float64(floor), "reverse-fixed-now/floor")
+		b.ReportMetric(float64(floor)/float64(b.N*batch), "floor-ns/op")
+	})
+	b.Run("Floor", func(b *testing.B) {
+		b.ReportAllocs()
+		h := hmac.New(sha1.New, []byte("tops3cret"))
+		in := []byte(macInputFor(one, "sender.example", "alice"))
+		sum := make([]byte, 0, sha1.Size)
+		for b.Loop() {
+			h.Reset()
+			h.Write(in)
+			sum = h.Sum(sum[:0])
+		}
+	})
+	b.Run("Forward", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := one.Forward(sender); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Reverse", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := one.Reverse(addr); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ForwardStrict", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := strict.Forward(sender); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ReverseStrict", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := strict.Reverse(strictAddr); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ReverseSRS1", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := one.Reverse(srs1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// Two secrets: Reverse computes both HMACs whatever matches.
+	b.Run("ReverseTwoSecrets", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := two.Reverse(addr); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ReverseParallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := one.Reverse(addr); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+func BenchmarkParse(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("SRS1=jAhF=hop1.example==abcd=AB=orig.example=bob@fwd.example"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// macInputFor returns the compat-mode MAC input for host and user today.
+func macInputFor(s *SRS, host, user string) string {
+	st := encodeStamp(s.day())
+	return strings.ToLower(string(st[:]) + host + user)
+}
