@@ -37,7 +37,9 @@
 //
 // # Sending
 //
-// Every outgoing message goes through one gate on every hop: [CheckSession]
+// [LookupMX] finds the next hops through a resolver that reports the DNSSEC
+// AD bit and says whether the MX names are authenticated. Every outgoing
+// message goes through one gate on every hop: [CheckSession]
 // (from a starttls session) or [CheckHop] (from the facts of a hop). Only the
 // [Decision] it returns can write REQUIRETLS on MAIL FROM
 // ([Decision.MailFrom]), and only when TLS is active, the certificate was
