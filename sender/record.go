@@ -3,7 +3,6 @@ package sender
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -226,12 +225,13 @@ func ParseRecord(txt string) (*Record, error) {
 	if len(txt) > maxRecordLen {
 		return nil, &SyntaxError{Record: txt, Err: ErrRecordTooLong}
 	}
-	tags := strings.Split(txt, ";")
 	first := true
 	r := &Record{}
-	seen := make(map[string]bool, 8)
+	var seen uint32 // bit i: knownTags[i] was seen
 	var policyBad bool
-	for _, t := range tags {
+	for rest, more := txt, true; more; {
+		var t string
+		t, rest, more = strings.Cut(rest, ";")
 		t = trimWSP(t)
 		if t == "" {
 			if first {
@@ -253,10 +253,12 @@ func ParseRecord(txt string) (*Record, error) {
 		if !ok {
 			return nil, &SyntaxError{Record: txt, Tag: t, Err: ErrSyntax}
 		}
-		if seen[name] {
-			return nil, &SyntaxError{Record: txt, Tag: name, Err: ErrDuplicateTag}
+		if bit := knownTagBit(name); bit != 0 {
+			if seen&bit != 0 {
+				return nil, &SyntaxError{Record: txt, Tag: name, Err: ErrDuplicateTag}
+			}
+			seen |= bit
 		}
-		seen[name] = true
 		bad := func() error { return &SyntaxError{Record: txt, Tag: name, Value: value, Err: ErrSyntax} }
 		switch name {
 		case "p":
@@ -421,12 +423,55 @@ func parseReportURI(e string) (ReportURI, bool) {
 	if uri == "" || strings.ContainsAny(uri, " \t\r\n,;!") {
 		return u, false
 	}
-	p, err := url.Parse(uri)
-	if err != nil || p.Scheme == "" || p.Opaque == "" && p.Host == "" && p.Path == "" {
+	// RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ),
+	// then ":" and something after it.
+	colon := strings.IndexByte(uri, ':')
+	if colon <= 0 || colon == len(uri)-1 {
 		return u, false
+	}
+	for i := 0; i < colon; i++ {
+		c := uri[i] | 0x20
+		if !(c >= 'a' && c <= 'z' || i > 0 && (uri[i] >= '0' && uri[i] <= '9' || uri[i] == '+' || uri[i] == '-' || uri[i] == '.')) {
+			return u, false
+		}
 	}
 	u.URI = uri
 	return u, true
+}
+
+// knownTagBit returns a bit for each tag of RFC 7489 §6.3 and RFC 9989
+// §4.7 (a repeated one is an error) and 0 for unknown tags (ignored, even
+// when repeated).
+func knownTagBit(name string) uint32 {
+	switch name {
+	case "p":
+		return 1 << 0
+	case "sp":
+		return 1 << 1
+	case "np":
+		return 1 << 2
+	case "adkim":
+		return 1 << 3
+	case "aspf":
+		return 1 << 4
+	case "pct":
+		return 1 << 5
+	case "fo":
+		return 1 << 6
+	case "rf":
+		return 1 << 7
+	case "ri":
+		return 1 << 8
+	case "rua":
+		return 1 << 9
+	case "ruf":
+		return 1 << 10
+	case "psd":
+		return 1 << 11
+	case "t":
+		return 1 << 12
+	}
+	return 0
 }
 
 func trimWSP(s string) string { return strings.Trim(s, " \t\r\n") }
