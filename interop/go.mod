@@ -6,6 +6,7 @@ require (
 	github.com/emersion/go-msgauth v0.7.0
 	github.com/emersion/go-smtp v0.25.1
 	github.com/miekg/dns v1.1.68
+	github.com/mjl-/mox v0.0.15
 	github.com/smtpsec/smtpsec v0.0.0
 	github.com/stretchr/testify v1.12.1
 	go.yaml.in/yaml/v3 v3.0.5
@@ -20,7 +21,6 @@ require (
 	github.com/mjl-/autocert v0.0.0-20250321204043-abab2b936e31 // indirect
 	github.com/mjl-/bstore v0.0.9 // indirect
 	github.com/mjl-/flate v0.0.0-20250221133712-6372d09eb978 // indirect
-	github.com/mjl-/mox v0.0.15 // indirect
 	github.com/mjl-/sconf v0.0.7 // indirect
 	github.com/mjl-/sherpa v0.6.7 // indirect
 	github.com/mjl-/sherpadoc v0.0.16 // indirect
