@@ -42,7 +42,8 @@
 // message goes through one gate on every hop: [CheckSession]
 // (from a starttls session) or [CheckHop] (from the facts of a hop). Only the
 // [Decision] it returns can write REQUIRETLS on MAIL FROM
-// ([Decision.MailFrom]), and only when TLS is active, the certificate was
+// ([Decision.MailFrom]; [Mail] decides and sends on a starttls.Session in
+// one step), and only when TLS is active, the certificate was
 // verified by DANE or by PKIX under an MTA-STS enforce policy, the MX name
 // was authenticated and the post-TLS EHLO lists REQUIRETLS. When no MX host
 // qualifies, [Exhausted] gives the reply (5.7.30 or 5.7.10) and [BuildNDR]
@@ -57,6 +58,10 @@
 // capabilities of the TLS session and at how the certificate was
 // authenticated, so a plaintext or unauthenticated session never carries the
 // parameter, and a REQUIRETLS message refuses to go rather than fall back.
+// [Mail] derives the facts from the session itself, so a caller cannot
+// misstate them; [CheckHop] trusts the facts it is given and is for SMTP
+// clients other than starttls.Session. A caller that writes its own MAIL
+// FROM line with Session.Command bypasses the gate: do not.
 //
 // "TLS-Required: No" is a downgrade the sender chooses for its own message;
 // anyone who can write the message can write it. A field with any other

@@ -29,6 +29,6 @@
 // Parameters are parsed strictly: control characters, "=" and spaces cannot
 // hide inside a value, an empty value ("KEY=") is an error, and duplicates
 // are refused, so two parsers of the same line cannot disagree about which
-// parameters it carries. [FormatParams] and [FormatCommand] write only what parses
-// back to themselves.
+// parameters it carries. [FormatParams] and [FormatCommand] write only what
+// parses back to itself.
 package esmtp
