@@ -2,6 +2,8 @@ package resolvertest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -32,9 +34,11 @@ type Server struct {
 	log     []Query
 	dropped map[string]bool
 
-	count atomic.Int64
-	wg    sync.WaitGroup // handlers waiting out a latency
-	done  chan struct{}
+	count     atomic.Int64
+	wg        sync.WaitGroup // handlers waiting out a latency
+	serving   sync.WaitGroup // the UDP and TCP serve loops
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // Query is one query the server received.
@@ -52,9 +56,23 @@ type Query struct {
 // the server.
 func NewServer(t testing.TB, z *resolver.Zone) *Server {
 	t.Helper()
+	s, err := Start(z)
+	if err != nil {
+		t.Fatalf("resolvertest: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a server for z like [NewServer], for code without a
+// testing.TB (examples, tools). The caller must call [Server.Close].
+func Start(z *resolver.Zone) (*Server, error) {
+	if z == nil {
+		z = new(resolver.Zone)
+	}
 	s := &Server{zone: z, done: make(chan struct{})}
 	// Bind UDP first, then TCP on the same port; retry if another process
-	// holds the TCP port.
+	// holds that TCP port.
 	var (
 		pc  net.PacketConn
 		ln  net.Listener
@@ -63,7 +81,7 @@ func NewServer(t testing.TB, z *resolver.Zone) *Server {
 	for range 20 {
 		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("resolvertest: listen udp: %v", err)
+			return nil, fmt.Errorf("listen udp: %w", err)
 		}
 		ln, err = net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
@@ -72,7 +90,7 @@ func NewServer(t testing.TB, z *resolver.Zone) *Server {
 		pc.Close()
 	}
 	if err != nil {
-		t.Fatalf("resolvertest: listen tcp: %v", err)
+		return nil, fmt.Errorf("listen tcp: %w", err)
 	}
 	s.addr = pc.LocalAddr().String()
 
@@ -82,28 +100,41 @@ func NewServer(t testing.TB, z *resolver.Zone) *Server {
 	s.tcp = &dns.Server{Listener: ln, Handler: h, NotifyStartedFunc: func() { close(tcpUp) },
 		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}
 	errc := make(chan error, 2)
-	go func() { errc <- s.udp.ActivateAndServe() }()
-	go func() { errc <- s.tcp.ActivateAndServe() }()
+	s.serving.Add(2)
+	go func() { defer s.serving.Done(); errc <- s.udp.ActivateAndServe() }()
+	go func() { defer s.serving.Done(); errc <- s.tcp.ActivateAndServe() }()
+	timer := time.NewTimer(10 * time.Second)
+	defer timer.Stop()
 	for _, up := range []chan struct{}{udpUp, tcpUp} {
 		select {
 		case <-up:
 		case err := <-errc:
-			t.Fatalf("resolvertest: serve: %v", err)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("resolvertest: server did not start")
+			s.Close()
+			return nil, fmt.Errorf("serve: %w", err)
+		case <-timer.C:
+			s.Close()
+			return nil, errors.New("server did not start")
 		}
 	}
-	t.Cleanup(s.close)
-	return s
+	return s, nil
 }
 
-func (s *Server) close() {
-	close(s.done) // wake handlers sleeping out a latency
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.udp.ShutdownContext(ctx)
-	_ = s.tcp.ShutdownContext(ctx)
-	s.wg.Wait()
+// Close stops the server and waits for its goroutines to end. It may be
+// called more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.done) // wake handlers sleeping out a latency
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.udp.ShutdownContext(ctx); err != nil {
+			s.udp.PacketConn.Close()
+		}
+		if err := s.tcp.ShutdownContext(ctx); err != nil {
+			s.tcp.Listener.Close()
+		}
+		s.serving.Wait()
+		s.wg.Wait()
+	})
 }
 
 // Addr returns the server's address, "127.0.0.1:port", for UDP and TCP.
