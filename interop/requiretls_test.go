@@ -78,6 +78,28 @@ func TestRequireTLSReceiverOpenSSL(t *testing.T) {
 	}, accepted)
 }
 
+// go-smtp's client, after a verified STARTTLS, sends REQUIRETLS to our
+// receiver and gets 250.
+func TestRequireTLSGoSMTPClient(t *testing.T) {
+	ca := testcert.NewCA(t)
+	addr, log := startRequireTLSReceiver(t, ca.Leaf("mx.example.test"))
+	c, err := smtp.DialStartTLS(addr, &tls.Config{RootCAs: ca.Pool(), ServerName: "mx.example.test"})
+	require.NoError(t, err)
+	defer c.Close()
+	ok, _ := c.Extension("REQUIRETLS")
+	require.True(t, ok, "offered inside TLS")
+	require.NoError(t, c.Mail("alice@example.test", &smtp.MailOptions{RequireTLS: true}))
+	require.NoError(t, c.Rcpt("bob@example.test", nil))
+	require.NoError(t, c.Quit())
+	var tlsMail []string
+	for _, l := range log.all() {
+		if strings.HasPrefix(l, "tls: MAIL FROM:<alice@example.test>") && strings.HasSuffix(l, " REQUIRETLS") {
+			tlsMail = append(tlsMail, l)
+		}
+	}
+	assert.Len(t, tlsMail, 1)
+}
+
 // go-smtp's client sends REQUIRETLS over plaintext when a man in the middle
 // strips STARTTLS and advertises REQUIRETLS (it checks only the keyword).
 // Our receiver behind the attacker still refuses it.
