@@ -184,13 +184,15 @@ func (c *Checker) evaluateDMARC(ctx context.Context, st *evalState, in DMARCInpu
 			}
 		}
 	}
+	considered := 0
 	for _, k := range in.DKIM {
-		if res.DKIMAligned {
+		if res.DKIMAligned || considered == maxDKIMAlign {
 			break
 		}
 		if k.Status != DKIMPass && k.Status != DKIMTempError {
 			continue
 		}
+		considered++
 		d := normOrEmpty(k.Domain)
 		if d == "" {
 			continue
@@ -225,6 +227,11 @@ func (c *Checker) evaluateDMARC(ctx context.Context, st *evalState, in DMARCInpu
 	}
 	return res
 }
+
+// maxDKIMAlign bounds the passing signatures checked for alignment, so that
+// a message with many signatures cannot buy many tree walks in DMARCbis
+// mode.
+const maxDKIMAlign = 16
 
 // errSPFTemp and errDKIMTemp are the causes recorded when an aligned
 // identifier's authentication result was itself a temporary error.

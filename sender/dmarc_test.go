@@ -331,3 +331,19 @@ func TestDMARCbisWalkTempError(t *testing.T) {
 	_, err = c.OrganizationalDomain(context.Background(), "mail.example.net")
 	assert.ErrorIs(t, err, sender.ErrDNS)
 }
+
+func TestDKIMAlignmentBound(t *testing.T) {
+	t.Parallel()
+	var sigs []sender.DKIMResult
+	for range 16 {
+		sigs = append(sigs, sender.DKIMResult{Status: sender.DKIMPass, Domain: "example.net"})
+	}
+	aligned := sender.DKIMResult{Status: sender.DKIMPass, Domain: "example.com"}
+	c := &sender.Checker{Resolver: newZone(t, baseZone)}
+	got, err := c.EvaluateDMARC(context.Background(), sender.DMARCInput{From: "example.com", DKIM: append(sigs, aligned)})
+	require.NoError(t, err)
+	assert.Equal(t, sender.StatusFail, got.Status, "the 17th passing signature is not considered")
+	got, err = c.EvaluateDMARC(context.Background(), sender.DMARCInput{From: "example.com", DKIM: append(sigs[:15], aligned)})
+	require.NoError(t, err)
+	assert.Equal(t, sender.StatusPass, got.Status)
+}

@@ -98,7 +98,8 @@
 // tree walk (RFC 9989), plus up to three existence queries for np=; the
 // answers are shared within one Check. iprev checks at most MaxPTRNames (10)
 // names within IPRevTimeout (10 s); a whole Check is bounded by Timeout (30
-// s). At most 8 distinct From domains are evaluated. ParseRecord and
+// s). At most 8 distinct From domains are evaluated, and at most 16 passing
+// DKIM signatures are checked for alignment. ParseRecord and
 // ParseAuthResults refuse inputs above 64 KiB and run in linear time.
 //
 // The package verifies no DKIM or ARC signature, parses no message and

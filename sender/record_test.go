@@ -22,13 +22,14 @@ func TestParseRecord(t *testing.T) {
 		// RFC 7489 Appendix B.2.1: entry-level monitoring.
 		{"B.2.1 monitor", "v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com",
 			&sender.Record{Policy: sender.PolicyNone, AggregateURIs: []sender.ReportURI{{URI: "mailto:dmarc-feedback@example.com"}}}, nil},
-		// B.2.2: per-message failure reports.
-		{"B.2.2 ruf", "v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com; ruf=mailto:auth-reports@thirdparty.example.net",
+		// B.2.3: per-message failure reports directed to a third party.
+		{"B.2.3 third-party ruf", "v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com; ruf=mailto:auth-reports@thirdparty.example.net",
 			&sender.Record{Policy: sender.PolicyNone,
 				AggregateURIs: []sender.ReportURI{{URI: "mailto:dmarc-feedback@example.com"}},
 				FailureURIs:   []sender.ReportURI{{URI: "mailto:auth-reports@thirdparty.example.net"}}}, nil},
-		// B.2.3: quarantine a sample.
-		{"B.2.3 quarantine pct", "v=DMARC1; p=quarantine; rua=mailto:dmarc-feedback@example.com,mailto:tld-test@thirdparty.example.net!10m; pct=25",
+		// B.2.4: subdomain, sampling and multiple aggregate URIs, folded
+		// as the RFC prints it.
+		{"B.2.4 sampling", "v=DMARC1; p=quarantine;\r\n rua=mailto:dmarc-feedback@example.com,\r\n mailto:tld-test@thirdparty.example.net!10m;\r\n pct=25",
 			&sender.Record{Policy: sender.PolicyQuarantine, Percent: 25, HasPercent: true,
 				AggregateURIs: []sender.ReportURI{{URI: "mailto:dmarc-feedback@example.com"}, {URI: "mailto:tld-test@thirdparty.example.net", MaxSize: 10, Unit: 'm'}}}, nil},
 		{"all tags", "v=DMARC1;p=reject;sp=quarantine;np=reject;adkim=s;aspf=r;pct=0;fo=1:d;rf=afrf;ri=3600;rua=mailto:a@example.com!5;ruf=mailto:b@example.com;psd=n;t=y",

@@ -20,7 +20,9 @@ const (
 	// RelayTrustAuthResults is for a backup MX (or a filtering gateway)
 	// that already checked SPF: its Authentication-Results fields carrying
 	// one of the pinned authserv-ids are read instead of checking SPF
-	// against the relay's own address, which would fail.
+	// against the relay's own address, which would fail. iprev and the
+	// HELO checks are skipped too: they would judge the relay, not the
+	// client it spoke to.
 	RelayTrustAuthResults RelayMode = "trust-auth-results"
 )
 
