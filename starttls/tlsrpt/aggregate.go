@@ -66,11 +66,10 @@ func (a *Aggregator) Record(p Policy, t time.Time, f *FailureDetails) {
 		return
 	}
 	p.Domain = d
-	p.String = slices.Clone(p.String)
-	p.MXHost = slices.Clone(p.MXHost)
 	day := t.UTC().Truncate(24 * time.Hour).Unix()
 	key := dayDomain{day, d}
-	pk := p.key()
+	var buf [512]byte
+	pk := p.appendKey(buf[:0])
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -92,18 +91,20 @@ func (a *Aggregator) Record(p Policy, t time.Time, f *FailureDetails) {
 		a.days[key] = da
 		a.perDay[day]++
 	}
-	pa, ok := da.policies[pk]
+	pa, ok := da.policies[string(pk)]
 	if !ok {
+		p.String = slices.Clone(p.String)
+		p.MXHost = slices.Clone(p.MXHost)
 		pa = &policyAgg{policy: p, failures: make(map[string]*FailureDetails)}
-		da.policies[pk] = pa
+		da.policies[string(pk)] = pa
 	}
 	if f == nil {
 		pa.summary.TotalSuccessfulSessionCount++
 		return
 	}
 	pa.summary.TotalFailureSessionCount++
-	fk := f.key()
-	if fd, ok := pa.failures[fk]; ok {
+	fk := f.appendKey(pk[:0])
+	if fd, ok := pa.failures[string(fk)]; ok {
 		fd.FailedSessionCount++
 		return
 	}
@@ -116,7 +117,7 @@ func (a *Aggregator) Record(p Policy, t time.Time, f *FailureDetails) {
 	}
 	fd := *f
 	fd.FailedSessionCount = 1
-	pa.failures[fk] = &fd
+	pa.failures[string(fk)] = &fd
 }
 
 // Dropped returns how many sessions were not recorded because of the

@@ -62,19 +62,21 @@ type Policy struct {
 }
 
 // key returns a string that identifies p for aggregation.
-func (p Policy) key() string {
-	var b strings.Builder
-	b.WriteString(string(p.Type))
-	b.WriteByte(0)
-	b.WriteString(p.Domain)
+func (p Policy) key() string { return string(p.appendKey(nil)) }
+
+// appendKey appends p's aggregation key to b.
+func (p Policy) appendKey(b []byte) []byte {
+	b = append(b, p.Type...)
+	b = append(b, 0)
+	b = append(b, p.Domain...)
 	for _, s := range [][]string{p.String, p.MXHost} {
-		b.WriteByte(0)
+		b = append(b, 0)
 		for _, x := range s {
-			b.WriteString(x)
-			b.WriteByte(1)
+			b = append(b, x...)
+			b = append(b, 1)
 		}
 	}
-	return b.String()
+	return b
 }
 
 // Summary counts the sessions under a policy.
@@ -114,7 +116,15 @@ func sortReport(r *Report) {
 	}
 }
 
-func (f FailureDetails) key() string {
-	return strings.Join([]string{string(f.ResultType), f.ReceivingMXHostname, f.ReceivingIP,
-		f.SendingMTAIP, f.ReceivingMXHelo, f.FailureReasonCode, f.AdditionalInformation}, "\x00")
+func (f FailureDetails) key() string { return string(f.appendKey(nil)) }
+
+func (f FailureDetails) appendKey(b []byte) []byte {
+	for i, s := range [...]string{string(f.ResultType), f.ReceivingMXHostname, f.ReceivingIP,
+		f.SendingMTAIP, f.ReceivingMXHelo, f.FailureReasonCode, f.AdditionalInformation} {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, s...)
+	}
+	return b
 }
