@@ -68,9 +68,10 @@
 //     wire, "a@b"@example.com, or unquoted in Postfix's internal form,
 //     a@b@example.com): we embed the real domain example.com and the local
 //     part "a@b" (or a@b), postsrsd the host b"@example.com and the user
-//     "a. Reverse splits at the last '@' too, so it also reverses what
-//     postsrsd minted for such senders; postsrsd cannot reverse ours.
-//     A quoted local part stays as given inside the SRS local part; an MTA
+//     "a. Reverse splits at the last '@' too, so it reverses both forms;
+//     postsrsd reverses neither, not even its own ("No user in SRS0
+//     address."), so bounces to such senders are lost with postsrsd. A
+//     quoted local part stays as given inside the SRS local part; an MTA
 //     that puts such an address on the wire must quote the whole local part
 //     again (Postfix does this for its internal form).
 //   - A foreign SRS1 sender whose opaque part does not start with a
@@ -78,8 +79,9 @@
 //     sender. postsrsd rewraps the first kind into an SRS1 that reverses to
 //     garbage (postsrsd issue #100: "SRS03g=...") and refuses the second.
 //   - A sender whose domain contains '=' (not a valid domain) is refused
-//     with [ErrBadSender]: the SRS0 address would reverse to another sender.
-//     postsrsd rewrites it anyway.
+//     with [ErrBadSender]: Reverse cuts the host at the first '=', so the
+//     SRS0 address could not reverse to it. postsrsd rewrites it into an
+//     address that it then refuses to reverse ("Hash invalid").
 //   - A sender in the SRS domain written with a trailing dot or as a U-label
 //     counts as in the SRS domain (returned unchanged unless AlwaysRewrite);
 //     postsrsd compares the bytes case-insensitively and rewrites it. The
