@@ -99,7 +99,13 @@ func (c *Config) hostname() string {
 	return c.Hostname
 }
 
+// reply builds a reply with an enhanced status code (RFC 2034: every reply
+// once ENHANCEDSTATUSCODES is advertised). smtpsec.EnhancedCode's zero value
+// means "none", so X.0.0 goes into the text.
 func reply(code, subject, detail int, text string) smtpsec.Reply {
+	if subject == 0 && detail == 0 {
+		return smtpsec.Reply{Code: code, Text: string(rune('0'+code/100)) + ".0.0 " + text}
+	}
 	return smtpsec.Reply{Code: code, Enhanced: smtpsec.EnhancedCode{Subject: subject, Detail: detail}, Text: text}
 }
 
