@@ -80,10 +80,10 @@ func startRequireTLSReceiver(t testing.TB, leaf *testcert.Leaf) (string, *rtLog)
 	return smtpserver.Start(t, cfg), log
 }
 
-// stripTLSProxy is a man in the middle on 127.0.0.1 that relays to
+// rtStripTLSProxy is a man in the middle on 127.0.0.1 that relays to
 // upstream, replaces STARTTLS in EHLO replies by REQUIRETLS, and logs what
 // the client sends.
-func stripTLSProxy(t *testing.T, upstream string) (string, *rtLog) {
+func rtStripTLSProxy(t *testing.T, upstream string) (string, *rtLog) {
 	t.Helper()
 	log := &rtLog{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -136,26 +136,26 @@ func stripTLSProxy(t *testing.T, upstream string) (string, *rtLog) {
 	return ln.Addr().String(), log
 }
 
-// rawSMTP is a line-at-a-time plaintext SMTP client for scripted dialogues.
-type rawSMTP struct {
+// rtRawSMTP is a line-at-a-time plaintext SMTP client for scripted dialogues.
+type rtRawSMTP struct {
 	t    *testing.T
 	conn net.Conn
 	r    *bufio.Reader
 }
 
-func dialRaw(t *testing.T, addr string) *rawSMTP {
+func rtDialRaw(t *testing.T, addr string) *rtRawSMTP {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	require.NoError(t, err)
 	require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second)))
 	t.Cleanup(func() { c.Close() })
-	s := &rawSMTP{t: t, conn: c, r: bufio.NewReader(c)}
+	s := &rtRawSMTP{t: t, conn: c, r: bufio.NewReader(c)}
 	s.reply()
 	return s
 }
 
 // reply reads one (possibly multi-line) reply and returns its lines.
-func (s *rawSMTP) reply() []string {
+func (s *rtRawSMTP) reply() []string {
 	s.t.Helper()
 	var lines []string
 	for {
@@ -169,23 +169,23 @@ func (s *rawSMTP) reply() []string {
 	}
 }
 
-func (s *rawSMTP) cmd(line string) []string {
+func (s *rtRawSMTP) cmd(line string) []string {
 	s.t.Helper()
 	_, err := io.WriteString(s.conn, line+"\r\n")
 	require.NoError(s.t, err)
 	return s.reply()
 }
 
-// moxServer is a `mox localserve` instance on 127.0.0.1 with free ports.
-type moxServer struct {
+// rtMoxServer is a `mox localserve` instance on 127.0.0.1 with free ports.
+type rtMoxServer struct {
 	SMTP  string         // address of the SMTP listener (mox's port 1025)
 	Roots *x509.CertPool // holds mox's self-signed certificate for "localhost"
 }
 
-// startMox builds mox v0.0.15 (the interop module's tool dependency) with
+// rtStartMox builds mox v0.0.15 (the interop module's tool dependency) with
 // `go tool -n mox`, writes a localserve configuration, moves every listener
 // to a free port, starts it and waits for its SMTP listener.
-func startMox(t testing.TB) *moxServer {
+func rtStartMox(t testing.TB) *rtMoxServer {
 	t.Helper()
 	goBin := requirePeer(t, "go")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -212,7 +212,7 @@ func startMox(t testing.TB) *moxServer {
 		sub := portLine.FindSubmatch(m)
 		old := string(sub[2])
 		if _, ok := ports[old]; !ok {
-			ports[old] = freePort(t)
+			ports[old] = rtFreePort(t)
 		}
 		return []byte(string(sub[1]) + ports[old])
 	})
@@ -223,7 +223,7 @@ func startMox(t testing.TB) *moxServer {
 	cmd := exec.CommandContext(runCtx, mox, "localserve", "-dir", dir)
 	cmd.Env = env
 	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &syncWriter{w: &logs}, &syncWriter{w: &logs}
+	cmd.Stdout, cmd.Stderr = &rtSyncWriter{w: &logs}, &rtSyncWriter{w: &logs}
 	cmd.WaitDelay = 5 * time.Second
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -250,10 +250,10 @@ func startMox(t testing.TB) *moxServer {
 	require.NoError(t, err)
 	roots := x509.NewCertPool()
 	require.True(t, roots.AppendCertsFromPEM(pem))
-	return &moxServer{SMTP: addr, Roots: roots}
+	return &rtMoxServer{SMTP: addr, Roots: roots}
 }
 
-func freePort(t testing.TB) string {
+func rtFreePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -261,12 +261,12 @@ func freePort(t testing.TB) string {
 	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 }
 
-type syncWriter struct {
+type rtSyncWriter struct {
 	mu sync.Mutex
 	w  io.Writer
 }
 
-func (s *syncWriter) Write(p []byte) (int, error) {
+func (s *rtSyncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
@@ -274,7 +274,7 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 // upgrade dials addr and runs our client's STARTTLS upgrade under p,
 // verifying the server as serverName.
-func upgrade(t *testing.T, addr, serverName string, p *starttls.Policy) (*starttls.Session, error) {
+func rtUpgrade(t *testing.T, addr, serverName string, p *starttls.Policy) (*starttls.Session, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

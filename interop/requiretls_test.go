@@ -31,7 +31,7 @@ func TestRequireTLSReceiverOpenSSL(t *testing.T) {
 	addr, log := startRequireTLSReceiver(t, leaf)
 
 	t.Run("plaintext", func(t *testing.T) {
-		c := dialRaw(t, addr)
+		c := rtDialRaw(t, addr)
 		ehlo := c.cmd("EHLO client.example.test")
 		assert.NotContains(t, strings.Join(ehlo, "\n"), "REQUIRETLS", "not offered without TLS")
 		assert.Contains(t, strings.Join(ehlo, "\n"), "STARTTLS")
@@ -106,7 +106,7 @@ func TestRequireTLSGoSMTPClient(t *testing.T) {
 func TestRequireTLSGoSMTPClientThroughStripTLS(t *testing.T) {
 	ca := testcert.NewCA(t)
 	addr, log := startRequireTLSReceiver(t, ca.Leaf("mx.example.test"))
-	mitm, wire := stripTLSProxy(t, addr)
+	mitm, wire := rtStripTLSProxy(t, addr)
 
 	c, err := smtp.Dial(mitm)
 	require.NoError(t, err)
@@ -138,11 +138,11 @@ func TestRequireTLSGoSMTPClientThroughStripTLS(t *testing.T) {
 // certificate and gets 250; the same message refuses to go when the
 // certificate cannot be verified.
 func TestRequireTLSMox(t *testing.T) {
-	mox := startMox(t)
+	mox := rtStartMox(t)
 	mtasts := &starttls.Policy{Level: starttls.MTASTS, Names: []string{"localhost"}, RootCAs: mox.Roots}
 
 	t.Run("verified", func(t *testing.T) {
-		s, err := upgrade(t, mox.SMTP, "localhost", mtasts)
+		s, err := rtUpgrade(t, mox.SMTP, "localhost", mtasts)
 		require.NoError(t, err)
 		require.True(t, s.Encrypted())
 		require.True(t, s.Extensions().Has(requiretls.Keyword), "mox lists REQUIRETLS inside TLS")
@@ -159,7 +159,7 @@ func TestRequireTLSMox(t *testing.T) {
 	})
 
 	t.Run("not verifiable: opportunistic TLS", func(t *testing.T) {
-		s, err := upgrade(t, mox.SMTP, "localhost", &starttls.Policy{Level: starttls.Encrypt})
+		s, err := rtUpgrade(t, mox.SMTP, "localhost", &starttls.Policy{Level: starttls.Encrypt})
 		require.NoError(t, err)
 		require.True(t, s.Encrypted())
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -174,13 +174,13 @@ func TestRequireTLSMox(t *testing.T) {
 	})
 
 	t.Run("not verifiable: unknown root", func(t *testing.T) {
-		_, err := upgrade(t, mox.SMTP, "localhost", &starttls.Policy{Level: starttls.MTASTS, Names: []string{"localhost"},
+		_, err := rtUpgrade(t, mox.SMTP, "localhost", &starttls.Policy{Level: starttls.MTASTS, Names: []string{"localhost"},
 			RootCAs: testcert.NewCA(t).Pool()})
 		require.ErrorIs(t, err, starttls.ErrCertificate)
 	})
 
 	t.Run("mox refuses REQUIRETLS in plaintext", func(t *testing.T) {
-		c := dialRaw(t, mox.SMTP)
+		c := rtDialRaw(t, mox.SMTP)
 		ehlo := strings.Join(c.cmd("EHLO client.example.test"), "\n")
 		assert.NotContains(t, ehlo, "REQUIRETLS")
 		r := c.cmd("MAIL FROM:<> REQUIRETLS")
@@ -189,25 +189,25 @@ func TestRequireTLSMox(t *testing.T) {
 	})
 }
 
-// goSMTPBackend records what a go-smtp server received.
-type goSMTPBackend struct {
+// rtGoSMTPBackend records what a go-smtp server received.
+type rtGoSMTPBackend struct {
 	mu    sync.Mutex
 	mails []string
 }
 
-func (b *goSMTPBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+func (b *rtGoSMTPBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	_, tlsOn := c.TLSConnectionState()
-	return &goSMTPSession{b: b, tls: tlsOn}, nil
+	return &rtGoSMTPSession{b: b, tls: tlsOn}, nil
 }
 
-type goSMTPSession struct {
-	b   *goSMTPBackend
+type rtGoSMTPSession struct {
+	b   *rtGoSMTPBackend
 	tls bool
 }
 
-func (s *goSMTPSession) Reset()        {}
-func (s *goSMTPSession) Logout() error { return nil }
-func (s *goSMTPSession) Mail(from string, opts *smtp.MailOptions) error {
+func (s *rtGoSMTPSession) Reset()        {}
+func (s *rtGoSMTPSession) Logout() error { return nil }
+func (s *rtGoSMTPSession) Mail(from string, opts *smtp.MailOptions) error {
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
 	entry := from
@@ -217,8 +217,8 @@ func (s *goSMTPSession) Mail(from string, opts *smtp.MailOptions) error {
 	s.b.mails = append(s.b.mails, entry)
 	return nil
 }
-func (s *goSMTPSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *goSMTPSession) Data(r io.Reader) error {
+func (s *rtGoSMTPSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *rtGoSMTPSession) Data(r io.Reader) error {
 	_, err := io.Copy(io.Discard, r)
 	return err
 }
@@ -229,7 +229,7 @@ func (s *goSMTPSession) Data(r io.Reader) error {
 func TestRequireTLSGoSMTPServer(t *testing.T) {
 	ca := testcert.NewCA(t)
 	leaf := ca.Leaf("mx.example.test")
-	be := &goSMTPBackend{}
+	be := &rtGoSMTPBackend{}
 	srv := smtp.NewServer(be)
 	srv.Domain = "mx.example.test"
 	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{leaf.TLS}}
@@ -241,7 +241,7 @@ func TestRequireTLSGoSMTPServer(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 
 	t.Run("verified session", func(t *testing.T) {
-		s, err := upgrade(t, ln.Addr().String(), "mx.example.test",
+		s, err := rtUpgrade(t, ln.Addr().String(), "mx.example.test",
 			&starttls.Policy{Level: starttls.MTASTS, Names: []string{"mx.example.test"}, RootCAs: ca.Pool()})
 		require.NoError(t, err)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -254,14 +254,14 @@ func TestRequireTLSGoSMTPServer(t *testing.T) {
 	})
 
 	t.Run("go-smtp accepts REQUIRETLS on plaintext; our gate never sends it there", func(t *testing.T) {
-		c := dialRaw(t, ln.Addr().String())
+		c := rtDialRaw(t, ln.Addr().String())
 		c.cmd("EHLO client.example.test")
 		r := c.cmd("MAIL FROM:<mallory@example.test> REQUIRETLS")
 		assert.True(t, strings.HasPrefix(r[0], "250"), "go-smtp v0.25.1 replied %q", r)
 		c.cmd("QUIT")
 
-		mitm, wire := stripTLSProxy(t, ln.Addr().String())
-		s, err := upgrade(t, mitm, "mx.example.test", &starttls.Policy{Level: starttls.May})
+		mitm, wire := rtStripTLSProxy(t, ln.Addr().String())
+		s, err := rtUpgrade(t, mitm, "mx.example.test", &starttls.Policy{Level: starttls.May})
 		require.NoError(t, err)
 		require.False(t, s.Encrypted())
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -317,7 +317,7 @@ func BenchmarkRequireTLSMail(b *testing.B) {
 		run(b, addr, "mx.example.test", "alice@example.test", pkix)
 	})
 	b.Run("go-smtp", func(b *testing.B) {
-		srv := smtp.NewServer(&goSMTPBackend{})
+		srv := smtp.NewServer(&rtGoSMTPBackend{})
 		srv.Domain = "mx.example.test"
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{leaf.TLS}}
 		srv.EnableREQUIRETLS = true
@@ -329,7 +329,7 @@ func BenchmarkRequireTLSMail(b *testing.B) {
 		run(b, ln.Addr().String(), "mx.example.test", "alice@example.test", pkix)
 	})
 	b.Run("mox", func(b *testing.B) {
-		mox := startMox(b)
+		mox := rtStartMox(b)
 		run(b, mox.SMTP, "localhost", "", &starttls.Policy{Level: starttls.MTASTS, Names: []string{"localhost"}, RootCAs: mox.Roots})
 	})
 }
