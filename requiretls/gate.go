@@ -18,7 +18,10 @@ const (
 	// Authentic set, from a validating resolver the caller trusts).
 	MXDNSSEC
 	// MXMTASTS: the MX host name matched an "mx" pattern of the domain's
-	// MTA-STS policy in mode enforce (RFC 8461 §4.1).
+	// MTA-STS policy in mode enforce (RFC 8461 §4.1). The starttls/mtasts
+	// package's Result.TLSPolicy returns level starttls.MTASTS only for
+	// such a host (and an *MXError for the others), so a session set up
+	// under that policy may pass MXMTASTS.
 	MXMTASTS
 	// MXImplicit: the domain has no MX records and the host is the domain
 	// itself (RFC 5321 §5.1 implicit MX). RFC 8689 §4.2.1 asks for MX
