@@ -80,6 +80,12 @@ type NDR struct {
 	// Message is the report, an RFC 3464 multipart/report with CRLF line
 	// endings.
 	Message []byte
+	// SMTPUTF8 reports whether the report holds UTF-8 header text (an
+	// internationalized original, RFC 6532): its parts are then
+	// message/global-delivery-status and message/global-headers (RFC 6533),
+	// and it must be sent with the SMTPUTF8 parameter (RFC 6531) to a
+	// server that offers it.
+	SMTPUTF8 bool
 }
 
 // BuildNDR builds the non-delivery report for a message tagged REQUIRETLS
@@ -87,7 +93,9 @@ type NDR struct {
 // whose three parts are a short text, the message/delivery-status fields
 // (Action: failed, Status from the reply, e.g. 5.7.30 or 5.7.10) and the
 // original message's header section alone, as text/rfc822-headers (RFC 6522
-// §4): the body is never returned, whatever RET the sender asked for.
+// §4): the body is never returned, whatever RET the sender asked for. A
+// report holding UTF-8 header text uses the RFC 6533 types instead and says
+// so in NDR.SMTPUTF8.
 //
 // The output is deterministic for a given input; the MIME boundary and
 // Message-ID derive from a hash of it. Errors wrap ErrNDRInput: a missing
@@ -149,6 +157,13 @@ func BuildNDR(in NDRInput) (*NDR, error) {
 		boundary = "=_requiretls_" + digest[:32] + "_" + strconv.Itoa(n)
 	}
 
+	// RFC 6533: an internationalized report uses the "global" types.
+	utf8Report := !isASCII(headers) || !isASCII(status.Bytes()) || !isASCII(text.Bytes())
+	statusType, headersType := "message/delivery-status", "text/rfc822-headers"
+	if utf8Report {
+		statusType, headersType = "message/global-delivery-status", "message/global-headers"
+	}
+
 	var m bytes.Buffer
 	m.WriteString("From: Mail Delivery System <MAILER-DAEMON@" + in.ReportingMTA + ">\r\n")
 	m.WriteString("To: <" + in.Sender + ">\r\n")
@@ -163,15 +178,15 @@ func BuildNDR(in NDRInput) (*NDR, error) {
 	m.WriteString("Content-Description: Notification\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n")
 	m.Write(text.Bytes())
 	m.WriteString("\r\n--" + boundary + "\r\n")
-	m.WriteString("Content-Description: Delivery report\r\nContent-Type: message/delivery-status\r\n\r\n")
+	m.WriteString("Content-Description: Delivery report\r\nContent-Type: " + statusType + "\r\n\r\n")
 	m.Write(status.Bytes())
 	m.WriteString("\r\n--" + boundary + "\r\n")
 	// RFC 8689 §5: only the headers of the original; RFC 6522 §4 type.
-	m.WriteString("Content-Description: Undelivered message headers\r\nContent-Type: text/rfc822-headers\r\n\r\n")
+	m.WriteString("Content-Description: Undelivered message headers\r\nContent-Type: " + headersType + "\r\n\r\n")
 	m.Write(headers)
 	m.WriteString("\r\n--" + boundary + "--\r\n")
 
-	return &NDR{ReversePath: "", Recipient: in.Sender, Tag: TagNone, Message: m.Bytes()}, nil
+	return &NDR{ReversePath: "", Recipient: in.Sender, Tag: TagNone, Message: m.Bytes(), SMTPUTF8: utf8Report}, nil
 }
 
 func checkNDR(in NDRInput) error {
@@ -276,4 +291,13 @@ func headerSection(msg []byte) []byte {
 		out.WriteString("\r\n")
 	}
 	return out.Bytes()
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

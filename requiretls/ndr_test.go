@@ -168,6 +168,23 @@ func TestNDRHeaderSection(t *testing.T) {
 	assert.NotContains(t, string(in.Original), params2["boundary"])
 }
 
+func TestBuildNDRInternationalized(t *testing.T) {
+	t.Parallel()
+	in := testNDR()
+	in.Original = []byte("Subject: Grüße\r\nFrom: jörg@example.test\r\n\r\nGeheim\r\n")
+	n, err := BuildNDR(in)
+	require.NoError(t, err)
+	assert.True(t, n.SMTPUTF8)
+	assert.Contains(t, string(n.Message), "Content-Type: message/global-headers\r\n")
+	assert.Contains(t, string(n.Message), "Content-Type: message/global-delivery-status\r\n")
+	assert.Contains(t, string(n.Message), "Subject: Grüße\r\n")
+	assert.NotContains(t, string(n.Message), "Geheim")
+
+	ascii, err := BuildNDR(testNDR())
+	require.NoError(t, err)
+	assert.False(t, ascii.SMTPUTF8)
+}
+
 func BenchmarkBuildNDR(b *testing.B) {
 	b.ReportAllocs()
 	in := testNDR()

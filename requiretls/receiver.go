@@ -75,7 +75,7 @@ func (s ServerSession) CheckParam(p Param) error {
 	switch {
 	case !s.TLS:
 		// RFC 8689 §2: the option is valid only in a session using TLS.
-		return &smtpsec.ReplyError{Reply: ReplyParamNotOffered(strings.ToUpper(p.String())), Err: ErrNoTLS}
+		return &smtpsec.ReplyError{Reply: ReplyParamNotOffered(Param{Keyword: Keyword, Value: p.Value, HasValue: p.HasValue}.String()), Err: ErrNoTLS}
 	case p.HasValue:
 		// RFC 8689 §2: requiretls-param = "REQUIRETLS", no value.
 		return &smtpsec.ReplyError{Reply: ReplyParamNotOffered(Keyword + "=" + p.Value), Err: ErrParamValue}
