@@ -120,8 +120,9 @@ func isRecord(txt string) bool {
 //	tlsrpt-ext-name  = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
 //	tlsrpt-ext-value = 1*(%x21-3A / %x3C / %x3E-7E)
 //
-// Exactly one rua field is required; each URI must be absolute and free of
-// white space, "," and ";". Errors are a *SyntaxError wrapping
+// At least one rua field is required (several are allowed by the grammar,
+// and their URIs are joined in order); each URI must be absolute and free
+// of white space, "," and ";". Errors are a *SyntaxError wrapping
 // ErrRecordSyntax.
 func ParseRecord(txt string) (*Record, error) {
 	fail := func(reason string) (*Record, error) {
@@ -154,9 +155,7 @@ func ParseRecord(txt string) (*Record, error) {
 		}
 		switch {
 		case k == "rua":
-			if haveRUA {
-				return fail("more than one rua")
-			}
+			// The grammar lets tlsrpt-rua repeat; every list counts.
 			haveRUA = true
 			for u := range strings.SplitSeq(v, ",") {
 				u = strings.Trim(u, " \t")

@@ -37,7 +37,7 @@ func TestParseRecord(t *testing.T) {
 		{"extension", "v=TLSRPTv1; rua=mailto:a@example.test; ext=1", []string{"a@example.test"}, 0, true},
 		{"other scheme kept", "v=TLSRPTv1; rua=ftp://x.example.test/", nil, 0, true},
 		{"no rua", "v=TLSRPTv1;", nil, 0, false},
-		{"two rua", "v=TLSRPTv1; rua=mailto:a@example.test; rua=mailto:b@example.test", nil, 0, false},
+		{"two rua", "v=TLSRPTv1; rua=mailto:a@example.test; rua=mailto:b@example.test", []string{"a@example.test", "b@example.test"}, 0, true},
 		{"empty rua", "v=TLSRPTv1; rua=", nil, 0, false},
 		{"relative URI", "v=TLSRPTv1; rua=reports@example.test", nil, 0, false},
 		{"mailto without @", "v=TLSRPTv1; rua=mailto:reports", nil, 0, false},
