@@ -196,3 +196,38 @@ func BenchmarkBuildNDR(b *testing.B) {
 }
 
 func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }
+
+func FuzzBuildNDR(f *testing.F) {
+	f.Add([]byte(original))
+	f.Add([]byte("A: b\nC: d\n\nbody"))
+	f.Add([]byte("\r\n\r\nonly body"))
+	f.Add([]byte("X: --=_requiretls_\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, orig []byte) {
+		in := testNDR()
+		in.Original = orig
+		n, err := BuildNDR(in)
+		require.NoError(t, err)
+		msg, err := mail.ReadMessage(bytes.NewReader(n.Message))
+		require.NoError(t, err)
+		_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+		require.NoError(t, err)
+		mr := multipart.NewReader(msg.Body, params["boundary"])
+		var parts [][]byte
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			b, err := io.ReadAll(p)
+			require.NoError(t, err)
+			parts = append(parts, b)
+		}
+		require.Len(t, parts, 3)
+		hs := headerSection(orig)
+		assert.Equal(t, string(hs), string(parts[2]), "the returned headers are the original's header section")
+		assert.NotContains(t, string(parts[2]), "\r\n\r\n", "only the header section is returned")
+		assert.LessOrEqual(t, len(parts[2]), MaxReturnedHeader)
+	})
+}
+
