@@ -230,4 +230,3 @@ func FuzzBuildNDR(f *testing.F) {
 		assert.LessOrEqual(t, len(parts[2]), MaxReturnedHeader)
 	})
 }
-
