@@ -390,7 +390,9 @@ func (c *Checker) Check(ctx context.Context, s Session, m Message) (Verdict, err
 	// DKIM and ARC results from the caller, recorded as given.
 	for _, k := range m.DKIM {
 		mr := MethodResult{Method: "dkim", Result: string(k.Status), Reason: k.Reason}
-		if k.Status == "" {
+		if !isKeyword(mr.Result) {
+			// A status from the caller that is no RFC 8601 keyword must
+			// not cost the whole field; DMARC ignores it too.
 			mr.Result = string(DKIMNone)
 		}
 		if k.Domain != "" {
@@ -406,7 +408,7 @@ func (c *Checker) Check(ctx context.Context, s Session, m Message) (Verdict, err
 	}
 	if m.ARC != nil {
 		st := m.ARC.Status
-		if st == "" {
+		if !isKeyword(string(st)) {
 			st = ARCNone
 		}
 		ar.Results = append(ar.Results, MethodResult{Method: "arc", Result: string(st)})

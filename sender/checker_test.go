@@ -283,6 +283,19 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name:    "caller statuses that are not keywords cannot break the field",
+			session: sender.Session{ClientIP: netip.MustParseAddr("192.0.2.11"), HELO: "mail.example.com", MailFrom: "bob@example.com"},
+			msg: sender.Message{From: []string{"bob@example.com"},
+				DKIM: []sender.DKIMResult{{Status: "pass; dmarc=pass", Domain: "example.com"}},
+				ARC:  &sender.ARCResult{Status: "pass pass"}},
+			disp: sender.DispositionAccept, dmarc: sender.StatusPass, spfFrom: "check",
+			ar:       []string{"dkim=none header.d=example.com", "arc=none"},
+			arAbsent: []string{"dkim=pass"},
+			check: func(t *testing.T, v sender.Verdict) {
+				assert.False(t, v.DMARC.DKIMAligned, "an unknown DKIM status never counts as pass")
+			},
+		},
+		{
 			name:    "pct sampled out",
 			session: sender.Session{ClientIP: netip.MustParseAddr("203.0.113.9"), HELO: "other.example", MailFrom: "x@other.example"},
 			msg:     sender.Message{From: []string{"a@quarantine.example"}},
@@ -374,4 +387,41 @@ func TestCheckErrors(t *testing.T) {
 	cancel()
 	_, err := (&sender.Checker{Resolver: z}).Check(ctx, sender.Session{ClientIP: ip}, sender.Message{From: []string{"a@example.com"}})
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// FuzzCheck feeds hostile session and message facts to Check: the verdict
+// must always come, its Authentication-Results field must be one safe,
+// parseable field, and an override must never sit on a pass.
+func FuzzCheck(f *testing.F) {
+	f.Add("mail.example.com", "bob@example.com", "bob@example.com", "example.com", "mx.example.test; spf=pass", uint8(11))
+	f.Add("x; dkim=pass\r\nX-Evil: 1", "\"a;b\"@example.com", "\"x\" <a@example.com>, b@none.example", "ex\x00ample.com", "(", uint8(7))
+	f.Add("[192.0.2.11]", "<>", "", "", "backup.mx.example.test; spf=pass smtp.mailfrom=bob@example.com", uint8(25))
+	f.Add("out1.fwd.example.net", "SRS0=HHH=TT=example.com=alice@fwd.example.net", "alice@example.com", "example.com", "", uint8(7))
+	z := newZone(f, checkZone())
+	ips := []netip.Addr{netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("198.51.100.7"),
+		netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("2001:db8:2::25"), netip.MustParseAddr("2001:db8:1::5")}
+	f.Fuzz(func(t *testing.T, helo, mailFrom, from, dkimDomain, authRes string, pick uint8) {
+		c := newChecker(z)
+		s := sender.Session{ClientIP: ips[int(pick)%len(ips)], HELO: helo, MailFrom: mailFrom, Recipients: []string{mailFrom}}
+		m := sender.Message{From: strings.Split(from, ","), AuthResults: []string{authRes},
+			DKIM: []sender.DKIMResult{{Status: sender.DKIMPass, Domain: dkimDomain, Selector: helo, Reason: authRes}}}
+		v, err := c.Check(context.Background(), s, m)
+		require.NoError(t, err)
+		require.Contains(t, []sender.Disposition{sender.DispositionAccept, sender.DispositionQuarantine,
+			sender.DispositionReject, sender.DispositionTempFail}, v.Disposition)
+		if v.Override != "" {
+			require.Equal(t, sender.StatusFail, v.DMARC.Status)
+		}
+		if v.AuthResults == "" {
+			require.NotNil(t, v.Relay)
+			return
+		}
+		assertSafeField(t, v.AuthResults)
+		a, err := sender.ParseAuthResults(v.AuthResults)
+		require.NoError(t, err, "%q", v.AuthResults)
+		require.Equal(t, ourID, a.AuthservID)
+		for _, mr := range a.Results {
+			require.Contains(t, []string{"iprev", "spf", "dkim", "arc", "dmarc", "auth"}, mr.Method, "%q", v.AuthResults)
+		}
+	})
 }
