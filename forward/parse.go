@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -26,7 +27,7 @@ func (k Kind) String() string {
 	case SRS1:
 		return "SRS1"
 	}
-	return "Kind(" + string(rune('0'+k%10)) + ")"
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // Address holds the fields of an SRS address as [Parse] found them. Parse

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"encoding/binary"
 	"strconv"
 	"strings"
 	"sync"
@@ -369,6 +370,8 @@ func (s *SRS) checkLength(sender string, n int) error {
 	if n > MaxAddressLength {
 		return s.fwdErr(sender, ErrTooLong, "the SRS address would have "+strconv.Itoa(n)+" octets")
 	}
+	// RFC 5321 §4.5.3.1.1: "The maximum total length of a user name or
+	// other local-part is 64 octets."
 	if local := n - 1 - len(s.domain); s.limitLocalPart && local > maxLocalPart {
 		return s.fwdErr(sender, ErrLocalPartTooLong, "the SRS local part would have "+strconv.Itoa(local)+" octets")
 	}
@@ -515,15 +518,30 @@ func asciiEqualFold(a, lower string) bool {
 // asciiEqualFold), with no allocation.
 func hostForm(host string) string {
 	h := trimDot(host)
-	for i := 0; i < len(h); i++ {
-		if h[i] >= 0x80 {
-			if n, err := dnsname.Normalize(h); err == nil {
-				return n
-			}
-			return h
-		}
+	if isASCII(h) {
+		return h
+	}
+	if n, err := dnsname.Normalize(h); err == nil {
+		return n
 	}
 	return h
+}
+
+// isASCII reports whether s has no octet >= 0x80, eight at a time.
+func isASCII(s string) bool {
+	const high = 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if binary.LittleEndian.Uint64([]byte(s[i:i+8]))&high != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // isOwnDomain reports whether host is the SRS domain (postsrsd compares

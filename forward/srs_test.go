@@ -592,3 +592,62 @@ func TestLowerASCII(t *testing.T) {
 	}
 	assert.Equal(t, []byte("jrmÜnchen.exampleÜser\xff"), macInput(newMACState([][]byte{[]byte("k")}), false, SRS0, "JR", "MÜNCHEN.example", "Üser\xff"))
 }
+
+func TestIsASCII(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "a", "example.com", "0123456789abcdefg", strings.Repeat("x", 33)} {
+		assert.True(t, isASCII(s), s)
+		for i := range len(s) {
+			b := []byte(s)
+			b[i] = 0x80 | b[i]
+			assert.False(t, isASCII(string(b)), "%q", b)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		in       string
+		want     Address
+		original string // "" when Original reports false
+	}{
+		{"SRS0", "SRS0=P338=JR=example.com=user@fwd.example",
+			Address{Kind: SRS0, Separator: '=', Hash: "P338", Timestamp: "JR", Host: "example.com", User: "user", Domain: "fwd.example"}, "user@example.com"},
+		{"SRS0 user with =", "srs0-h=jr=example.org=first.last=x",
+			Address{Kind: SRS0, Separator: '-', Hash: "h", Timestamp: "jr", Host: "example.org", User: "first.last=x"}, "first.last=x@example.org"},
+		{"SRS0 quoted @", `SRS0=h=JR=example.com="a@b"@fwd.example`,
+			Address{Kind: SRS0, Separator: '=', Hash: "h", Timestamp: "JR", Host: "example.com", User: `"a@b"`, Domain: "fwd.example"}, `"a@b"@example.com`},
+		{"SRS1", "SRS1+jAhF=hop1.example==abcd=AB=orig.example=bob@fwd.example",
+			Address{Kind: SRS1, Separator: '+', Hash: "jAhF", FirstHop: "hop1.example", Opaque: "=abcd=AB=orig.example=bob", Domain: "fwd.example"}, "bob@orig.example"},
+		{"SRS1 opaque not SRS0", "SRS1=h=host=3g=x@hop2.example",
+			Address{Kind: SRS1, Separator: '=', Hash: "h", FirstHop: "host", Opaque: "3g=x", Domain: "hop2.example"}, ""},
+		{"SRS1 empty fields", "SRS1===@",
+			Address{Kind: SRS1, Separator: '='}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a, err := Parse(tt.in)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, a)
+			orig, ok := a.Original()
+			assert.Equal(t, tt.original != "", ok)
+			assert.Equal(t, tt.original, orig)
+		})
+	}
+	_, err := Parse(strings.Repeat("x", MaxAddressLength+1))
+	require.ErrorIs(t, err, ErrTooLong)
+	_, err = Parse("SRS0=h=XX1=h=u")
+	require.ErrorIs(t, err, ErrBadTimestamp)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, "parse", e.Op)
+	assert.Equal(t, "SRS0", SRS0.String())
+	assert.Equal(t, "SRS1", SRS1.String())
+	assert.Equal(t, "Kind(12)", Kind(12).String())
+	orig, ok := Address{Kind: 7}.Original()
+	assert.False(t, ok)
+	assert.Empty(t, orig)
+}
