@@ -169,9 +169,9 @@ func TestAuthservIDAndRemoval(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, "mx.example.org", id)
 	own := []string{"mx.example.org", "backup.example.org"}
-	assert.Equal(t, []int{0, 1, 2, 4, 5}, sender.RemovableAuthResults(fields, own, nil, false))
-	assert.Equal(t, []int{0, 1, 4, 5}, sender.RemovableAuthResults(fields, own, []string{"backup.example.org"}, false))
-	assert.Empty(t, sender.RemovableAuthResults(fields, own, nil, true))
+	assert.Equal(t, []int{0, 1, 2, 4, 5}, sender.RemovableAuthResults(fields, own, nil))
+	assert.Equal(t, []int{0, 1, 4, 5}, sender.RemovableAuthResults(fields, own, []string{"backup.example.org"}))
+	assert.Empty(t, sender.RemovableAuthResults(fields[3:4], own, nil))
 }
 
 func FuzzAuthResultsRoundTrip(f *testing.F) {

@@ -296,8 +296,9 @@ func (c *Checker) Check(ctx context.Context, s Session, m Message) (Verdict, err
 	if relay != nil {
 		keep = relay.AuthservIDs
 	}
-	v.RemoveAuthResults = RemovableAuthResults(m.AuthResults, c.ownAuthservIDs(id), keep,
-		relay != nil && relay.Mode == RelaySkipChecks)
+	if relay == nil || relay.Mode != RelaySkipChecks {
+		v.RemoveAuthResults = RemovableAuthResults(m.AuthResults, c.ownAuthservIDs(id), keep)
+	}
 	if len(v.RemoveAuthResults) > 0 {
 		v.reason("removing %d Authentication-Results field(s) claiming our authserv-ids (RFC 8601 §5)", len(v.RemoveAuthResults))
 	}

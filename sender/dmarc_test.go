@@ -225,10 +225,12 @@ func TestLookupDMARCQueries(t *testing.T) {
 			assert.Len(t, d.Queries, len(tt.queries))
 		})
 	}
-	c := &sender.Checker{Resolver: z}
-	d, err := c.LookupDMARC(context.Background(), "bad..name")
-	assert.ErrorIs(t, err, sender.ErrInvalidDomain)
-	assert.Equal(t, sender.StatusPermError, d.Status)
+	c := &sender.Checker{Resolver: failingResolver{t}}
+	for _, bad := range []string{"bad..name", "[192.0.2.1]", "", "a b.example"} {
+		d, err := c.LookupDMARC(context.Background(), bad)
+		assert.ErrorIs(t, err, sender.ErrInvalidDomain, bad)
+		assert.Equal(t, sender.StatusPermError, d.Status, bad)
+	}
 }
 
 // bisZone exercises the RFC 9989 tree walk.

@@ -124,7 +124,9 @@ func (c *Checker) LookupDMARC(ctx context.Context, domain string) (Discovery, er
 
 func (c *Checker) discover(ctx context.Context, st *evalState, domain string) Discovery {
 	norm, err := dnsname.Normalize(domain)
-	if err != nil || norm == "" {
+	if err != nil || norm == "" || strings.ContainsAny(norm, "[]:") {
+		// An address literal (RFC 5322 §3.4.1 domain-literal) publishes
+		// no DMARC record.
 		return Discovery{Domain: domain, Status: StatusPermError, Err: errors.Join(ErrInvalidDomain, err)}
 	}
 	var d Discovery

@@ -251,13 +251,11 @@ func containsFold(list []string, s string) bool {
 // delete before delivery, those that claim one of ownIDs (compared without
 // regard to case). Fields whose authserv-id cannot be read are deleted too,
 // since a downstream reader might take them for ours. keepIDs lists ids that
-// may stay because the message came directly from a trusted relay that
-// stamps them; keepAll keeps every field (an internal relay).
-func RemovableAuthResults(fields []string, ownIDs, keepIDs []string, keepAll bool) []int {
+// may stay because the message came directly from the trusted relay that
+// stamps them. (Mail from an internal relay keeps every field: Check does
+// not call this for it.)
+func RemovableAuthResults(fields []string, ownIDs, keepIDs []string) []int {
 	var out []int
-	if keepAll {
-		return nil
-	}
 	for i, f := range fields {
 		id, ok := AuthservID(f)
 		if !ok {
