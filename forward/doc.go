@@ -74,9 +74,9 @@
 //     quoted local part stays as given inside the SRS local part; an MTA
 //     that puts such an address on the wire must quote the whole local part
 //     again (Postfix does this for its internal form).
-//   - A foreign SRS1 sender whose opaque part does not start with a
-//     separator, or that lacks a field, is wrapped into SRS0 as a plain
-//     sender. postsrsd rewraps the first kind into an SRS1 that reverses to
+//   - A foreign SRS1 sender whose opaque part is not empty and does not
+//     start with a separator, or that lacks a field, is wrapped into SRS0 as
+//     a plain sender. postsrsd rewraps the first kind into an SRS1 that reverses to
 //     garbage (postsrsd issue #100: "SRS03g=...") and refuses the second.
 //   - A sender whose domain contains '=' (not a valid domain) is refused
 //     with [ErrBadSender]: Reverse cuts the host at the first '=', so the

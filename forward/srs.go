@@ -288,13 +288,14 @@ func (s *SRS) Forward(sender string) (string, error) {
 	}
 	// A foreign SRS1: keep its first hop and opaque part, replace hash and
 	// domain. The old hash is not (cannot be) checked. Deviation from
-	// postsrsd: when the opaque part does not start with a separator, or a
-	// field is missing, the result could not reverse to a usable address
-	// (postsrsd #100: "SRS03g=...") or postsrsd fails; we wrap the sender
-	// as a plain one into SRS0 instead, which reverses to exactly it.
+	// postsrsd: when the opaque part does not start with a separator (and
+	// is not empty, the bare-"SRS0" case), or a field is missing, the
+	// result could not reverse to a usable address (postsrsd #100:
+	// "SRS03g=...") or postsrsd fails; we wrap the sender as a plain one
+	// into SRS0 instead, which reverses to exactly it.
 	if tagged && kind == SRS1 {
 		var a Address
-		if ferr := parseFields(local, &a); ferr == nil && a.Opaque != "" && isSeparator(a.Opaque[0]) {
+		if ferr := parseFields(local, &a); ferr == nil && (a.Opaque == "" || isSeparator(a.Opaque[0])) {
 			return s.mintSRS1(st, sender, a.FirstHop, a.Opaque)
 		}
 	}

@@ -104,6 +104,7 @@ var srsSenders = []string{
 	"SRS1+wxyz=hop1.example=+abcd=AB=orig.example=bob@hop2.example",
 	"srs1-wxyz=hop1.example=-abcd=AB=orig.example=bob@hop2.example",
 	"SRS1=wxyz=hop1.example==@hop2.example",
+	"SRS1=wxyz=example.com=@hop2.example",
 	"SRS2=x@example.com",
 	"SRS0xyz@example.com",
 	"SRS@example.com",
