@@ -26,13 +26,16 @@ func (o *Outcome) ReceivedSPF() string {
 	var f folder
 	f.b.Grow(256)
 	f.b.WriteString("Received-SPF: ")
-	f.line = f.b.Len()
 	res := o.Result
 	if res == "" {
 		res = None
 	}
 	f.b.WriteString(string(res))
-	f.word(o.comment())
+	// The comment folds at its spaces (FWS is allowed in a comment, RFC
+	// 5322 §3.2.2).
+	for w := range strings.SplitSeq(o.comment(), " ") {
+		f.word(w)
+	}
 	ip := ""
 	if o.IP.IsValid() {
 		ip = o.IP.String()

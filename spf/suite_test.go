@@ -3,6 +3,7 @@ package spf_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -105,9 +106,21 @@ func txtStrings(v string) []string {
 // reference driver (pyspf's test/testspf.py) reads it: SPF entries also
 // answer TXT unless the name has TXT entries or "TXT: NONE"; a bare TIMEOUT
 // times out the types not listed before it.
-func buildZone(t testing.TB, data map[string][]any) *resolver.Zone {
+func buildZone(t testing.TB, data map[string][]any) (*resolver.Zone, *overlay) {
 	t.Helper()
 	z := &resolver.Zone{}
+	ov := &overlay{Zone: z, extra: map[string][]dns.RR{}}
+	addRR := func(rr dns.RR) {
+		err := z.AddRR(rr)
+		var ne *resolver.NameError
+		if errors.As(err, &ne) {
+			// See zoneTakesAnyOctet and needsAnyOctet.
+			k := strings.ToLower(rr.Header().Name)
+			ov.extra[k] = append(ov.extra[k], rr)
+			return
+		}
+		require.NoError(t, err, "%s", rr)
+	}
 	hdr := func(name string, typ uint16) dns.RR_Header {
 		return dns.RR_Header{Name: dns.Fqdn(escapeName(name)), Rrtype: typ, Class: dns.ClassINET, Ttl: 300}
 	}
@@ -180,16 +193,37 @@ func buildZone(t testing.TB, data map[string][]any) *resolver.Zone {
 				default:
 					t.Fatalf("zone data: unknown entry %q for %s", k, name)
 				}
-				require.NoError(t, z.AddRR(rr), "%s %s", name, k)
+				addRR(rr)
 			}
 		}
 		if !hasTXT {
 			for _, strs := range spfs {
-				require.NoError(t, z.AddRR(&dns.TXT{Hdr: hdr(name, dns.TypeTXT), Txt: strs}))
+				addRR(&dns.TXT{Hdr: hdr(name, dns.TypeTXT), Txt: strs})
 			}
 		}
 	}
-	return z
+	return z, ov
+}
+
+// overlay answers, in memory, the names resolver.Zone refuses (see
+// zoneTakesAnyOctet) and passes every other query to the Zone.
+type overlay struct {
+	*resolver.Zone
+	extra map[string][]dns.RR
+}
+
+func (o *overlay) Query(ctx context.Context, name string, qtype uint16) (*resolver.Answer, error) {
+	rrs, ok := o.extra[strings.ToLower(dns.Fqdn(name))]
+	if !ok {
+		return o.Zone.Query(ctx, name, qtype)
+	}
+	a := &resolver.Answer{Name: dns.Fqdn(name), Rcode: dns.RcodeSuccess}
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == qtype {
+			a.Records = append(a.Records, rr)
+		}
+	}
+	return a, nil
 }
 
 type suiteCounts struct {
@@ -252,8 +286,8 @@ func TestRFC7208Suite(t *testing.T) {
 				t.Logf("%s: %d/%d results, %d/%d explanations", mode, passed, total, explained, expTotal)
 			})
 			for _, s := range suite {
-				z := buildZone(t, s.ZoneData)
-				c := &spf.Checker{DefaultExplanation: "DEFAULT", Resolver: z}
+				z, ov := buildZone(t, s.ZoneData)
+				c := &spf.Checker{DefaultExplanation: "DEFAULT", Resolver: ov}
 				if mode == "wire" {
 					srv := resolvertest.NewServer(t, z)
 					cl := srv.Client()
@@ -273,6 +307,9 @@ func TestRFC7208Suite(t *testing.T) {
 							expTotal++
 						}
 						t.Run(n, func(t *testing.T) {
+							if mode == "wire" && needsAnyOctet[n] && !zoneTakesAnyOctet() {
+								t.Skip("resolver.Zone refuses names holding ':', '%' or ' ' (resolver.NameError), which this case needs: RFC 2181 §11 allows any octet in a label")
+							}
 							if n == "macro-mania-in-domain" && !escapesOK {
 								t.Skip("resolver.Client or resolvertest.Server loses names holding escaped octets (a space here); see wireKeepsEscapes")
 							}
@@ -291,6 +328,26 @@ func TestRFC7208Suite(t *testing.T) {
 	}
 }
 
+// needsAnyOctet lists the suite cases whose zone data has names with octets
+// other than letters, digits, '-', '_' and '/' (RFC 2181 §11: any octet may
+// appear in a label; RFC 7208 §7.3 macros and §5 domain-specs produce
+// them). While resolver.Zone refuses such names, the zone mode answers
+// them from an overlay and the wire mode, which cannot, skips these cases.
+var needsAnyOctet = map[string]bool{
+	"a-colon-domain":            true,
+	"a-colon-domain-ip4mapped":  true,
+	"mx-colon-domain":           true,
+	"mx-colon-domain-ip4mapped": true,
+	"macro-mania-in-domain":     true,
+}
+
+// zoneTakesAnyOctet reports whether resolver.Zone accepts a name holding
+// ':' and '%'.
+func zoneTakesAnyOctet() bool {
+	var z resolver.Zone
+	return z.Add("foo:bar%x.example. 300 IN A 192.0.2.1\n") == nil
+}
+
 // wireKeepsEscapes reports whether a name with a space in a label (written
 // \032, RFC 1035 §5.1) resolves over the wire through resolvertest.Server
 // and resolver.Client as it does in a resolver.Zone. The suite's
@@ -298,7 +355,9 @@ func TestRFC7208Suite(t *testing.T) {
 // into a name); the evaluator itself passes that case through the Zone.
 func wireKeepsEscapes(t *testing.T) bool {
 	z := &resolver.Zone{}
-	require.NoError(t, z.Add("a\\032b.example. 300 IN A 192.0.2.1\n"))
+	if z.Add("a\\032b.example. 300 IN A 192.0.2.1\n") != nil {
+		return false
+	}
 	srv := resolvertest.NewServer(t, z)
 	cl := srv.Client()
 	cl.Timeout = 300 * time.Millisecond
