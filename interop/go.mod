@@ -6,6 +6,7 @@ require (
 	github.com/emersion/go-msgauth v0.7.0
 	github.com/emersion/go-smtp v0.25.1
 	github.com/miekg/dns v1.1.68
+	github.com/mjl-/adns v0.0.0-20250321173553-ab04b05bdfea
 	github.com/mjl-/mox v0.0.15
 	github.com/smtpsec/smtpsec v0.0.0
 	github.com/stretchr/testify v1.12.1
@@ -17,7 +18,6 @@ require (
 	github.com/cespare/xxhash/v2 v2.2.0 // indirect
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
 	github.com/matttproud/golang_protobuf_extensions/v2 v2.0.0 // indirect
-	github.com/mjl-/adns v0.0.0-20250321173553-ab04b05bdfea // indirect
 	github.com/mjl-/autocert v0.0.0-20250321204043-abab2b936e31 // indirect
 	github.com/mjl-/bstore v0.0.9 // indirect
 	github.com/mjl-/flate v0.0.0-20250221133712-6372d09eb978 // indirect
