@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os/exec"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	moxdns "github.com/mjl-/mox/dns"
+	"github.com/mjl-/mox/smtpclient"
 	"github.com/smtpsec/smtpsec"
 	"github.com/smtpsec/smtpsec/internal/testcert"
 	"github.com/smtpsec/smtpsec/requiretls"
@@ -332,4 +335,41 @@ func BenchmarkRequireTLSMail(b *testing.B) {
 		mox := rtStartMox(b)
 		run(b, mox.SMTP, "localhost", "", &starttls.Policy{Level: starttls.MTASTS, Names: []string{"localhost"}, RootCAs: mox.Roots})
 	})
+}
+
+// mox v0.0.15's smtpclient library, in opportunistic mode behind a man in
+// the middle that strips STARTTLS and advertises REQUIRETLS, sends
+// REQUIRETLS over plaintext (its library API leaves the policy to the
+// caller's queue). Our receiver behind the attacker refuses it.
+func TestRequireTLSMoxClientThroughStripTLS(t *testing.T) {
+	ca := testcert.NewCA(t)
+	addr, log := startRequireTLSReceiver(t, ca.Leaf("mx.example.test"))
+	mitm, wire := rtStripTLSProxy(t, addr)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := net.DialTimeout("tcp", mitm, 5*time.Second)
+	require.NoError(t, err)
+	elog := slog.New(slog.DiscardHandler)
+	c, err := smtpclient.New(ctx, elog, conn, smtpclient.TLSOpportunistic, false,
+		moxdns.Domain{ASCII: "client.example.test"}, moxdns.Domain{ASCII: "mx.example.test"}, smtpclient.Opts{})
+	require.NoError(t, err)
+	defer c.Close()
+	msg := "From: alice@example.test\r\nSubject: x\r\n\r\nbody\r\n"
+	err = c.Deliver(ctx, "alice@example.test", "bob@example.test", int64(len(msg)), strings.NewReader(msg), false, false, true)
+	var me smtpclient.Error
+	require.True(t, errors.As(err, &me), "error %v", err)
+	assert.Equal(t, 555, me.Code)
+	assert.True(t, me.Permanent)
+
+	var sent bool
+	for _, l := range wire.all() {
+		if strings.HasPrefix(l, "MAIL FROM:<alice@example.test>") && strings.Contains(l, " REQUIRETLS") {
+			sent = true
+		}
+	}
+	assert.True(t, sent, "mox's client sent REQUIRETLS in plaintext: %q", wire.all())
+	for _, l := range log.all() {
+		assert.False(t, strings.HasPrefix(l, "tls:"), "the session never used TLS: %q", l)
+	}
 }
