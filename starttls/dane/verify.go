@@ -110,36 +110,43 @@ func (v *Verifier) Verify(cs tls.ConnectionState) (TLSA, error) {
 			best = e
 		}
 	}
-	var intermediates *x509.CertPool
 	for _, r := range v.Records {
 		if r.Usage != DANETA || !r.Usable() {
 			continue
 		}
-		var anchors []*x509.Certificate
-		for _, c := range certs[1:] {
+		// anchor is a trust anchor candidate with the other certificates
+		// the server sent, in any order (RFC 8446 §4.4.2 lets servers
+		// misorder them). Leaving the anchor out of the intermediates
+		// keeps chain building from trying dead ends through it.
+		type anchor struct {
+			cert  *x509.Certificate
+			chain []*x509.Certificate
+		}
+		var anchors []anchor
+		for i, c := range certs[1:] {
 			if r.Matches(c) {
-				anchors = append(anchors, c)
+				chain := make([]*x509.Certificate, 0, len(certs)-2)
+				chain = append(append(chain, certs[1:i+1]...), certs[i+2:]...)
+				anchors = append(anchors, anchor{c, chain})
 			}
 		}
 		// RFC 7672 §3.1.2: a "2 0 0" record carries the whole trust anchor,
 		// so the server may leave it out of its chain.
 		if len(anchors) == 0 && r.Selector == Cert && r.MatchingType == Full {
 			if ta, err := x509.ParseCertificate(r.Data); err == nil {
-				anchors = append(anchors, ta)
-			}
-		}
-		if len(anchors) == 0 {
-			continue
-		}
-		if intermediates == nil {
-			intermediates = x509.NewCertPool()
-			for _, c := range certs[1:] {
-				intermediates.AddCert(c)
+				anchors = append(anchors, anchor{ta, certs[1:]})
 			}
 		}
 		for _, ta := range anchors {
 			roots := x509.NewCertPool()
-			roots.AddCert(ta)
+			roots.AddCert(ta.cert)
+			var intermediates *x509.CertPool
+			if len(ta.chain) > 0 {
+				intermediates = x509.NewCertPool()
+				for _, c := range ta.chain {
+					intermediates.AddCert(c)
+				}
+			}
 			_, err := leaf.Verify(x509.VerifyOptions{
 				Roots:         roots,
 				Intermediates: intermediates,
