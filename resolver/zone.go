@@ -94,7 +94,8 @@ type ZoneError struct {
 	// Name is the owner name concerned, when known.
 	Name string
 	// Err is the cause: a *dns.ParseError from the zone-file parser, or one
-	// of ErrCNAMEAndOtherData, ErrRecordClass.
+	// of ErrCNAMEAndOtherData, ErrRecordClass, ErrBadRecord, or a
+	// *NameError or *dnsname.Error for an owner name that is refused.
 	Err error
 }
 
@@ -105,6 +106,9 @@ var (
 	ErrCNAMEAndOtherData = errors.New("resolver: CNAME and other data at the same name")
 	// ErrRecordClass means a record is not of class IN.
 	ErrRecordClass = errors.New("resolver: record class is not IN")
+	// ErrBadRecord means a record has missing or unusable data: it cannot
+	// be written in zone-file format and read back as the same record.
+	ErrBadRecord = errors.New("resolver: record data missing or unusable")
 )
 
 func (e *ZoneError) Error() string {
@@ -163,6 +167,7 @@ func (z *Zone) Add(text string) error {
 func (z *Zone) addText(r io.Reader, origin string) error {
 	zp := dns.NewZoneParser(r, origin, "")
 	zp.SetIncludeAllowed(false)
+	zp.SetDefaultTTL(3600)
 	var rrs []dns.RR
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		rrs = append(rrs, rr)
@@ -211,6 +216,10 @@ func (z *Zone) AddRR(rrs ...dns.RR) error {
 			return &ZoneError{Name: h.Name, Err: err}
 		}
 		c := dns.Copy(rr)
+		c.Header().Name = owner // A-labels, lower case (RFC 4343 allows either)
+		if badRdata(c) {
+			return &ZoneError{Name: h.Name, Err: ErrBadRecord}
+		}
 		items = append(items, item{owner, c})
 	}
 	z.mu.Lock()
@@ -257,6 +266,15 @@ func (z *Zone) AddRR(rrs ...dns.RR) error {
 		}
 	}
 	return nil
+}
+
+// badRdata reports whether rr cannot be written in zone-file format and read
+// back as the same record. The zone-file parser accepts records without data
+// (a form only meaningful in dynamic updates, RFC 2136 §2.5.2) and a few
+// other incomplete forms; such records are refused rather than served.
+func badRdata(rr dns.RR) bool {
+	back, err := dns.NewRR(rr.String())
+	return err != nil || back == nil || !dns.IsDuplicate(rr, back)
 }
 
 // conflictsWithCNAME reports whether adding rr to a name holding existing
@@ -357,6 +375,11 @@ func (z *Zone) SetSecure(name string, secure bool) error {
 }
 
 // canonicalName returns name as an absolute, lower-case name of A-labels.
+// Besides what dnsname.Normalize refuses, it refuses octets other than
+// letters, digits, '-', '_', '*' (wildcards, RFC 4592) and '/' (classless
+// reverse delegation, RFC 2317): net.Resolver refuses even more (its
+// isDomainName), and zone-file escapes such as "\." cannot then make two
+// spellings of one name.
 func canonicalName(name string) (string, error) {
 	if name == "." {
 		return ".", nil
@@ -365,7 +388,25 @@ func canonicalName(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	for i := 0; i < len(n); i++ {
+		switch c := n[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '*', c == '/', c == '.':
+		default:
+			return "", &NameError{Name: name, Octet: c}
+		}
+	}
 	return n + ".", nil
+}
+
+// NameError reports a name holding an octet this package does not accept
+// in names (see [Zone] and [Client]).
+type NameError struct {
+	Name  string // the name as given
+	Octet byte   // the first octet refused
+}
+
+func (e *NameError) Error() string {
+	return "resolver: octet " + strconv.QuoteRune(rune(e.Octet)) + " not allowed in name " + strconv.Quote(e.Name)
 }
 
 // parentName returns the name one label up; the parent of "." is ".". The

@@ -1,0 +1,77 @@
+package resolver_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/smtpsec/smtpsec/resolver"
+)
+
+func ExampleParseZone() {
+	z, err := resolver.ParseZone(strings.NewReader(`
+$TTL 3600
+@      IN MX  20 backup.example.net.
+@      IN MX  10 mx1
+@      IN TXT "v=spf1 ip4:192.0.2.0/24 " "-all"
+mx1    IN A   192.0.2.25
+`), "example.test.")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	mxs, _ := z.LookupMX(ctx, "example.test")
+	for _, mx := range mxs {
+		fmt.Println("MX", mx.Pref, mx.Host)
+	}
+	txt, _ := z.LookupTXT(ctx, "example.test")
+	fmt.Printf("TXT %q\n", txt)
+	_, err = z.LookupTXT(ctx, "mx1.example.test")
+	fmt.Println("NODATA is not found:", resolver.IsNotFound(err))
+	// Output:
+	// MX 10 mx1.example.test.
+	// MX 20 backup.example.net.
+	// TXT ["v=spf1 ip4:192.0.2.0/24 -all"]
+	// NODATA is not found: true
+}
+
+func ExampleZone_SetFailure() {
+	z := new(resolver.Zone)
+	_ = z.Add(`example.test. IN TXT "v=spf1 -all"`)
+	_ = z.SetFailure("example.test", dns.TypeTXT, resolver.FailServFail)
+
+	ctx := context.Background()
+	a, _ := z.Query(ctx, "example.test", dns.TypeTXT)
+	fmt.Println("rcode:", dns.RcodeToString[a.Rcode])
+	_, err := z.LookupTXT(ctx, "example.test")
+	fmt.Println("temporary:", resolver.IsTemporary(err))
+	fmt.Println(err)
+	// Output:
+	// rcode: SERVFAIL
+	// temporary: true
+	// lookup example.test: server misbehaving
+}
+
+func ExampleZone_Query() {
+	z := new(resolver.Zone)
+	_ = z.Add(`
+example.test.           IN A     192.0.2.1
+www.example.test.       IN CNAME example.test.
+_25._tcp.example.test.  IN TLSA  3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+`)
+	_ = z.SetSecure("example.test", true)
+
+	ctx := context.Background()
+	a, _ := z.Query(ctx, "WWW.Example.Test", dns.TypeA)
+	fmt.Println(a.Name, "via", a.CNAMEs[0].Target, "authentic:", a.Authentic)
+	fmt.Println(a.Records[0].(*dns.A).A)
+	a, _ = z.Query(ctx, "nx.example.test", dns.TypeTLSA)
+	fmt.Println("NXDOMAIN:", a.NXDomain())
+	// Output:
+	// www.example.test. via example.test. authentic: true
+	// 192.0.2.1
+	// NXDOMAIN: true
+}
