@@ -185,7 +185,8 @@ type Session struct {
 	AuthUser      string
 	// SPF, when not nil, is an SPF outcome already computed for this
 	// session's MAIL FROM (or HELO for the null sender); the Checker then
-	// does not check SPF again.
+	// does not check SPF again. Its Sender names the identity; when empty,
+	// MailFrom (or postmaster@HELO) is taken.
 	SPF *spf.Outcome
 }
 
@@ -346,6 +347,15 @@ func (c *Checker) Check(ctx context.Context, s Session, m Message) (Verdict, err
 		}
 	case s.SPF != nil:
 		out := *s.SPF
+		if out.Sender == "" {
+			// An outcome not made by spf.Checker: derive the identity
+			// from the session (RFC 7208 §2.4: HELO for the null sender).
+			if out.Identity == spf.IdentityHELO || mailFrom == "" {
+				out.Identity, out.HELO, out.Sender = spf.IdentityHELO, s.HELO, "postmaster@"+s.HELO
+			} else {
+				out.Sender = mailFrom
+			}
+		}
 		v.SPF, v.SPFFrom = &out, "session"
 		spfDomain = addressDomain(out.Sender)
 	default:

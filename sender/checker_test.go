@@ -273,6 +273,14 @@ func TestCheck(t *testing.T) {
 			disp: sender.DispositionAccept, dmarc: sender.StatusPass, spfFrom: "session",
 		},
 		{
+			name: "pre-computed SPF outcome without a sender",
+			session: sender.Session{ClientIP: netip.MustParseAddr("203.0.113.9"), HELO: "other.example", MailFrom: "<bob@example.com>",
+				SPF: &spf.Outcome{Result: spf.Pass}},
+			msg:  sender.Message{From: []string{"bob@example.com"}},
+			disp: sender.DispositionAccept, dmarc: sender.StatusPass, spfFrom: "session",
+			ar: []string{"spf=pass smtp.mailfrom=bob@example.com"},
+		},
+		{
 			name:    "HELO claiming our name is a signal, not a rejection",
 			session: sender.Session{ClientIP: netip.MustParseAddr("192.0.2.11"), HELO: ourID, MailFrom: "bob@example.com"},
 			msg:     sender.Message{From: []string{"bob@example.com"}},
