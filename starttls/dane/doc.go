@@ -35,7 +35,15 @@
 //	if err != nil {
 //		// RFC 7672 §2.1.1: bogus or indeterminate; do not use this MX
 //	}
-//	p, err := h.Policy(starttls.DANE, stsOrMayPolicy)
+//	fallback := starttls.Policy{Level: starttls.May}
+//	if h.Status == dane.Insecure {
+//		// No DANE for this host: MTA-STS may apply (package starttls/mtasts).
+//		fallback, err = stsResult.TLSPolicy(mx, fallback) // an *mtasts.MXError: skip this MX
+//	}
+//	p, err := h.Policy(starttls.DANE, fallback)
+//
+// Asking DANE first and MTA-STS only for hosts without DANE keeps the rule
+// of RFC 8461 §2: a failing DANE validation is never overridden by MTA-STS.
 //
 // # Security considerations
 //

@@ -145,8 +145,9 @@ func (h *Host) Verifier() *Verifier {
 //     DANE does not apply. Their CNAME expansion, when secure, is the
 //     first candidate TLSA base domain; the host name is the second.
 //  3. TLSA records at _25._tcp.<base>: secure and present, they decide
-//     (Authenticated, or EncryptOnly when none is usable); securely absent,
-//     the next candidate is tried; insecure, DANE does not apply.
+//     (Authenticated, or EncryptOnly when none is usable); absent or
+//     insecure, the next candidate is tried, and after the last one DANE
+//     does not apply (Insecure).
 //
 // A lookup that gets no definite answer (no response, SERVFAIL, ...) is an
 // error wrapping ErrLookup, in a *LookupError: RFC 7672 §2.1.1 says such a
@@ -206,17 +207,13 @@ func Lookup(ctx context.Context, q resolver.Querier, in Input) (*Host, error) {
 				recs = append(recs, r)
 			}
 		}
-		if len(recs) == 0 && len(h.Unusable) == 0 {
-			if !ans.Authentic {
-				// Insecure denial: no DANE.
-				return h, nil
-			}
-			continue // securely absent: next candidate
-		}
-		if !ans.Authentic {
-			// RFC 7672 §2.2: insecure TLSA records are ignored.
+		if !ans.Authentic || len(recs) == 0 && len(h.Unusable) == 0 {
+			// RFC 7672 §2.2: insecure TLSA records are ignored; absent
+			// or ignored records at the expanded name send the client
+			// on to the original name, and at the last candidate mean
+			// no DANE.
 			h.Unusable = nil
-			return h, nil
+			continue
 		}
 		h.BaseDomain = base
 		for _, r := range recs {

@@ -37,6 +37,10 @@ mx.insecure             A     192.0.2.30
 _25._tcp.mx.insecure    TLSA  3 1 1 ` + "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB" + `
 toinsecure.secure       A     192.0.2.31
 _25._tcp.toinsecure.secure CNAME tlsa.insecure.test.
+alias2.secure           CNAME mx2.secure.test.
+mx2.secure              A     192.0.2.32
+_25._tcp.mx2.secure     CNAME tlsa.insecure.test.
+_25._tcp.alias2.secure  TLSA  3 1 1 ` + "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB" + `
 tlsa.insecure           TLSA  3 1 1 ` + "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB" + `
 `
 
@@ -79,6 +83,8 @@ func TestLookup(t *testing.T) {
 			Insecure, "tolegacy.secure.test", 0, 0, nil, nil},
 		{"expanded name without TLSA falls back to host", Input{Domain: "example.test", MXSecure: true, Host: "aliasnotlsa.secure.test"},
 			Authenticated, "aliasnotlsa.secure.test", 1, 0, []string{"aliasnotlsa.secure.test", "example.test"}, nil},
+		{"insecure TLSA at the expanded name, secure at the host", Input{Domain: "example.test", MXSecure: true, Host: "alias2.secure.test"},
+			Authenticated, "alias2.secure.test", 1, 0, []string{"alias2.secure.test", "example.test"}, nil},
 		{"only unusable", Input{Domain: "example.test", MXSecure: true, Host: "pkix.secure.test"},
 			EncryptOnly, "pkix.secure.test", 0, 2, []string{"pkix.secure.test", "example.test"}, nil},
 		{"no TLSA", Input{Domain: "example.test", MXSecure: true, Host: "notlsa.secure.test"},
