@@ -44,6 +44,9 @@ Usage:
   smtpsec starttls probe HOST[:PORT] [--level LEVEL]
   smtpsec srs forward --domain DOMAIN --secrets FILE [ADDRESS...]
   smtpsec srs reverse --domain DOMAIN --secrets FILE [ADDRESS...]
+  smtpsec serve policy [--config FILE] [--listen ADDR] [--dns ADDR] [flags]
+  smtpsec serve srs    [--config FILE] --domain DOMAIN --secrets FILE
+                       [--socketmap ADDR] [--tcp-forward ADDR] [--tcp-reverse ADDR]
 
 Flags common to the DNS-reading commands:
   --zone FILE      answer DNS queries from this zone file, offline
@@ -107,6 +110,8 @@ func run(ctx context.Context, args []string, e env) int {
 		})
 	case "dmarc":
 		return dmarcRun(ctx, rest, e)
+	case "serve":
+		return serveRun(ctx, rest, e)
 	}
 	return usageError(e, "unknown command %q", cmd)
 }
