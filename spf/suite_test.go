@@ -94,12 +94,31 @@ func txtStrings(v string) []string {
 	var out []string
 	for {
 		n := min(len(v), 255)
-		out = append(out, strings.ReplaceAll(v[:n], `\`, `\\`))
+		out = append(out, escapeTXT(v[:n]))
 		v = v[n:]
 		if v == "" {
 			return out
 		}
 	}
+}
+
+// escapeTXT writes a character-string the way github.com/miekg/dns holds
+// it: " and \ escaped with a backslash, octets outside printable US-ASCII
+// as \DDD.
+func escapeTXT(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < ' ' || c > '~':
+			fmt.Fprintf(&b, "\\%03d", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // buildZone builds a resolver.Zone from a scenario's zone data the way the
