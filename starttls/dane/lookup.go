@@ -38,6 +38,7 @@ type LookupError struct {
 	Err error
 }
 
+// Error implements error.
 func (e *LookupError) Error() string {
 	s := e.Kind.Error() + ": " + e.Name + " " + dns.TypeToString[e.Qtype]
 	if e.Rcode >= 0 {
@@ -75,6 +76,7 @@ const (
 	EncryptOnly
 )
 
+// String implements fmt.Stringer.
 func (s Status) String() string {
 	switch s {
 	case Insecure:

@@ -28,6 +28,7 @@ type PolicyError struct {
 	Kind error
 }
 
+// Error implements error.
 func (e *PolicyError) Error() string { return e.Kind.Error() + ": " + strconv.Quote(e.Host) }
 
 // Unwrap returns Kind.

@@ -206,6 +206,7 @@ type RecordError struct {
 	Err error
 }
 
+// Error implements error.
 func (e *RecordError) Error() string {
 	return e.Err.Error() + ": " + e.Reason + ": " + strconv.Quote(e.Text)
 }

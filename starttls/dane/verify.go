@@ -39,6 +39,7 @@ type VerifyError struct {
 	Err error
 }
 
+// Error implements error.
 func (e *VerifyError) Error() string {
 	s := e.Kind.Error()
 	if errors.Is(e.Kind, ErrNameMismatch) {

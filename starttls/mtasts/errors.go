@@ -53,6 +53,7 @@ type SyntaxError struct {
 	Err error
 }
 
+// Error implements error.
 func (e *SyntaxError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Err.Error())
@@ -95,6 +96,7 @@ type FetchError struct {
 	Err error
 }
 
+// Error implements error.
 func (e *FetchError) Error() string {
 	s := e.Kind.Error() + ": " + e.URL
 	if e.StatusCode != 0 {
@@ -124,6 +126,7 @@ type LookupError struct {
 	Err error
 }
 
+// Error implements error.
 func (e *LookupError) Error() string {
 	s := e.Kind.Error() + " for " + strconv.Quote(e.Domain)
 	if e.Err != nil {
@@ -148,6 +151,7 @@ type MXError struct {
 	Host string
 }
 
+// Error implements error.
 func (e *MXError) Error() string {
 	return ErrMXMismatch.Error() + ": " + strconv.Quote(e.Host) + " for " + strconv.Quote(e.Domain)
 }

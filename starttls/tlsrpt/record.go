@@ -39,6 +39,7 @@ type SyntaxError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *SyntaxError) Error() string {
 	return ErrRecordSyntax.Error() + ": " + e.Reason + ": " + strconv.Quote(e.Text)
 }
@@ -244,6 +245,7 @@ type LookupError struct {
 	Err error
 }
 
+// Error implements error.
 func (e *LookupError) Error() string {
 	s := e.Kind.Error() + " for " + strconv.Quote(e.Domain)
 	if e.Err != nil {
