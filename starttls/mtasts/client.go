@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/smtpsec/smtpsec/internal/dnsname"
@@ -19,7 +20,9 @@ const DefaultBackoff = 5 * time.Minute
 // Client discovers, fetches and caches MTA-STS policies (RFC 8461 §3 and
 // §5). The zero value works: it uses net.DefaultResolver, NewHTTPClient and
 // no cache. A Client is safe for concurrent use; do not change its fields
-// after first use.
+// after first use, and do not copy it. Concurrent calls for the same domain
+// share one lookup and fetch, so a burst of deliveries to a new domain
+// costs its policy host one request.
 type Client struct {
 	// Resolver looks up the _mta-sts TXT record. If nil,
 	// net.DefaultResolver is used.
@@ -43,6 +46,16 @@ type Client struct {
 	// Logger receives cache errors and fetch failures. If nil, nothing is
 	// logged.
 	Logger *slog.Logger
+
+	mu    sync.Mutex
+	calls map[string]*call // in-flight get calls by domain (and mode)
+}
+
+// call is an in-flight get whose result concurrent callers share.
+type call struct {
+	done chan struct{}
+	res  *Result
+	err  error
 }
 
 // Result is the policy that applies to a domain now, and how it was found.
@@ -177,6 +190,47 @@ func (c *Client) get(ctx context.Context, domain string, refresh bool) (*Result,
 	if err != nil {
 		return nil, errors.Join(ErrDomain, err)
 	}
+	key := d
+	if refresh {
+		key += "\x00refresh"
+	}
+	c.mu.Lock()
+	if cl, ok := c.calls[key]; ok {
+		c.mu.Unlock()
+		select {
+		case <-cl.done:
+			if cl.err != nil {
+				// The first caller's ctx ended; this one may have time.
+				return c.getOnce(ctx, d, refresh)
+			}
+			r := *cl.res
+			return &r, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if c.calls == nil {
+		c.calls = make(map[string]*call)
+	}
+	cl := &call{done: make(chan struct{})}
+	c.calls[key] = cl
+	c.mu.Unlock()
+
+	cl.res, cl.err = c.getOnce(ctx, d, refresh)
+	c.mu.Lock()
+	delete(c.calls, key)
+	c.mu.Unlock()
+	close(cl.done)
+	if cl.err != nil {
+		return nil, cl.err
+	}
+	r := *cl.res
+	return &r, nil
+}
+
+// getOnce does the work of get for the normalised domain d.
+func (c *Client) getOnce(ctx context.Context, d string, refresh bool) (*Result, error) {
+	var err error
 	now := c.now()
 	var entry *Entry
 	if c.Cache != nil {

@@ -491,6 +491,39 @@ func TestClientGet(t *testing.T) {
 		assert.EqualValues(t, 2, e.ps.count("nocache.test"))
 	})
 
+	t.Run("concurrent calls share one fetch", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		require.NoError(t, e.zone.Add(txt("burst.test", "1")))
+		release := make(chan struct{})
+		e.ps.handle("burst.test", nil, func(w http.ResponseWriter, r *http.Request) {
+			<-release
+			servePolicy(examplePolicy)(w, r)
+		})
+		const n = 20
+		var wg sync.WaitGroup
+		results := make([]*Result, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := e.c.Get(context.Background(), "burst.test")
+				if err == nil {
+					results[i] = r
+				}
+			}()
+		}
+		require.Eventually(t, func() bool { return e.ps.count("burst.test") == 1 }, 5*time.Second, time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // let the other callers queue up
+		close(release)
+		wg.Wait()
+		for _, r := range results {
+			require.NotNil(t, r)
+			assert.True(t, r.Enforced())
+		}
+		assert.EqualValues(t, 1, e.ps.count("burst.test"))
+	})
+
 	t.Run("bad domain", func(t *testing.T) {
 		t.Parallel()
 		_, err := (&Client{}).Get(context.Background(), "a..b")
