@@ -309,10 +309,8 @@ func (c *Client) exchange(ctx context.Context, server netip.AddrPort, qname stri
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	dctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(dctx, network, server.String())
+	d := net.Dialer{Deadline: deadline}
+	conn, err := d.DialContext(ctx, network, server.String())
 	if err != nil {
 		return nil, err
 	}
