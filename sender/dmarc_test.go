@@ -189,6 +189,7 @@ func TestEvaluateDMARC(t *testing.T) {
 					}
 					if tt.err != nil {
 						assert.ErrorIs(t, got.Err, tt.err)
+						assert.NotEmpty(t, got.Err.Error())
 					}
 					assert.Equal(t, tt.policyDom, got.PolicyDomain)
 					assert.Equal(t, tt.policy, got.Policy)

@@ -1,7 +1,6 @@
 package sender
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,17 +16,6 @@ const (
 	PolicyQuarantine Policy = "quarantine"
 	PolicyReject     Policy = "reject"
 )
-
-// rank orders policies from the softest to the strictest.
-func (p Policy) rank() int {
-	switch p {
-	case PolicyQuarantine:
-		return 1
-	case PolicyReject:
-		return 2
-	}
-	return 0
-}
 
 // weaker returns the next softer policy: reject → quarantine → none. RFC 7489
 // §6.6.4 (pct sampling) and RFC 9989 §4.7 (t=y) both step down this way.
@@ -532,11 +520,4 @@ func clip(s string) string {
 		return s[:64] + "..."
 	}
 	return s
-}
-
-// isSyntax reports whether err is a record error (permerror), as opposed to
-// ErrNotDMARC (the TXT record is not a DMARC record at all).
-func isSyntax(err error) bool {
-	var se *SyntaxError
-	return errors.As(err, &se)
 }

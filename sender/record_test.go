@@ -72,9 +72,11 @@ func TestParseRecord(t *testing.T) {
 				require.Error(t, err)
 				assert.ErrorIs(t, err, tt.err)
 				assert.Nil(t, got)
+				assert.Contains(t, err.Error(), "sender: ")
 				if !errors.Is(err, sender.ErrNotDMARC) {
 					var se *sender.SyntaxError
-					assert.ErrorAs(t, err, &se)
+					require.ErrorAs(t, err, &se)
+					assert.Equal(t, tt.txt, se.Record)
 				}
 				return
 			}
