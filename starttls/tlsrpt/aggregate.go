@@ -120,6 +120,25 @@ func (a *Aggregator) Record(p Policy, t time.Time, f *FailureDetails) {
 	pa.failures[string(fk)] = &fd
 }
 
+// RecordSession counts one session under p that ended at t with err (nil
+// for a session whose TLS succeeded): a success, or a failure described by
+// Details(err, s). A session whose error is not a TLS outcome (Classify's
+// ok is false: the server rejected the session, the connection dropped
+// before STARTTLS) is neither, and is not recorded; RecordSession then
+// returns false.
+func (a *Aggregator) RecordSession(p Policy, t time.Time, err error, s Session) bool {
+	if err == nil {
+		a.Record(p, t, nil)
+		return true
+	}
+	f := Details(err, s)
+	if f == nil {
+		return false
+	}
+	a.Record(p, t, f)
+	return true
+}
+
 // Dropped returns how many sessions were not recorded because of the
 // bounds or an invalid policy domain.
 func (a *Aggregator) Dropped() int64 {

@@ -10,14 +10,14 @@
 //
 // A sender records every session to the domain's MX hosts, successful or
 // not, under the policy that applied (STSPolicy for MTA-STS, TLSAPolicy
-// for DANE, NoPolicy otherwise), with Aggregator.Record. Details turns a
-// session's error into the failure details of RFC 8460 §4.4 through
-// Classify, which knows the errors of packages starttls, starttls/mtasts
-// and starttls/dane:
+// for DANE, NoPolicy otherwise), with Aggregator.RecordSession. It turns a
+// session's error into the failure details of RFC 8460 §4.4 (Details)
+// through Classify, which knows the errors of packages starttls,
+// starttls/mtasts and starttls/dane:
 //
 //	var agg tlsrpt.Aggregator
-//	agg.Record(tlsrpt.STSPolicy(stsResult), time.Now(), tlsrpt.Details(err, tlsrpt.Session{
-//		SendingMTAIP: "192.0.2.1", ReceivingMXHostname: mx, ReceivingIP: ip}))
+//	agg.RecordSession(tlsrpt.STSPolicy(stsResult), time.Now(), err, tlsrpt.Session{
+//		SendingMTAIP: "192.0.2.1", ReceivingMXHostname: mx, ReceivingIP: ip})
 //
 // Once a UTC day is over, Aggregator.Flush returns one Report per policy
 // domain. Report.JSON and Report.Gzip give the §4.4 document, FileName its

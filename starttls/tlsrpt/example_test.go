@@ -36,10 +36,10 @@ func ExampleAggregator() {
 	var agg tlsrpt.Aggregator
 	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	policy := tlsrpt.NoPolicy("example.com")
-	agg.Record(policy, day.Add(9*time.Hour), nil)
-	agg.Record(policy, day.Add(10*time.Hour), tlsrpt.Details(
-		&starttls.Error{Kind: starttls.ErrNotOffered, Result: starttls.ResultSTARTTLSNotSupported},
-		tlsrpt.Session{SendingMTAIP: "192.0.2.1", ReceivingMXHostname: "mx.example.com", ReceivingIP: "192.0.2.25"}))
+	session := tlsrpt.Session{SendingMTAIP: "192.0.2.1", ReceivingMXHostname: "mx.example.com", ReceivingIP: "192.0.2.25"}
+	agg.RecordSession(policy, day.Add(9*time.Hour), nil, session)
+	agg.RecordSession(policy, day.Add(10*time.Hour),
+		&starttls.Error{Kind: starttls.ErrNotOffered, Result: starttls.ResultSTARTTLSNotSupported}, session)
 
 	meta := tlsrpt.Meta{OrganizationName: "Example Sender", ContactInfo: "tlsrpt@sender.example", Submitter: "mail.sender.example"}
 	for _, r := range agg.Flush(day.Add(24*time.Hour), meta) {

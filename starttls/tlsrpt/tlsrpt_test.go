@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smtpsec/smtpsec/resolver"
+	"github.com/smtpsec/smtpsec/starttls"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -266,6 +267,20 @@ func TestAggregatorBounds(t *testing.T) {
 	assert.EqualValues(t, 2, r.Policies[0].Summary.TotalFailureSessionCount)
 	assert.Len(t, r.Policies[0].FailureDetails, 1)
 	assert.Nil(t, a.Report("c.test", day, meta))
+}
+
+func TestRecordSession(t *testing.T) {
+	t.Parallel()
+	var a Aggregator
+	s := Session{ReceivingMXHostname: "mx.example.test"}
+	p := NoPolicy("example.test")
+	assert.True(t, a.RecordSession(p, day, nil, s))
+	assert.True(t, a.RecordSession(p, day, &starttls.Error{Kind: starttls.ErrNotOffered, Result: STARTTLSNotSupported}, s))
+	assert.False(t, a.RecordSession(p, day, &starttls.Error{Kind: starttls.ErrRejected}, s))
+	r := a.Report("example.test", day, meta)
+	require.NotNil(t, r)
+	assert.Equal(t, Summary{TotalSuccessfulSessionCount: 1, TotalFailureSessionCount: 1}, r.Policies[0].Summary)
+	assert.Equal(t, "mx.example.test", r.Policies[0].FailureDetails[0].ReceivingMXHostname)
 }
 
 func TestFileName(t *testing.T) {
