@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -133,6 +134,10 @@ type Checker struct {
 	IPRevTimeout time.Duration
 	// Timeout bounds a whole Check. 0 means 30 seconds.
 	Timeout time.Duration
+
+	// Logger receives one Debug record per Check with the verdict and its
+	// reasons. nil means silent. The record's text is not stable.
+	Logger *slog.Logger
 }
 
 const (
@@ -305,7 +310,11 @@ func (c *Checker) Check(ctx context.Context, s Session, m Message) (Verdict, err
 	}
 	if relay != nil && relay.Mode == RelaySkipChecks {
 		v.reason("client %s is internal relay %q: no checks", ip, relay.Name)
-		return v, ctx.Err()
+		if c.Logger != nil {
+			c.Logger.LogAttrs(ctx, slog.LevelDebug, "sender verdict",
+				slog.String("disposition", string(v.Disposition)), slog.Any("reasons", v.Reasons))
+		}
+		return v, nil
 	}
 	if s.Authenticated {
 		v.reason("client authenticated as %q: no SPF or DMARC checks", s.AuthUser)
@@ -500,6 +509,14 @@ func (c *Checker) finish(ctx context.Context, v *Verdict, ar *AuthResults) (Verd
 		v.reason("Authentication-Results not written: %v", err)
 	}
 	v.AuthResults = f
+	if c.Logger != nil {
+		c.Logger.LogAttrs(ctx, slog.LevelDebug, "sender verdict",
+			slog.String("disposition", string(v.Disposition)),
+			slog.String("dmarc", string(v.DMARC.Status)),
+			slog.String("from", v.DMARC.Domain),
+			slog.String("override", string(v.Override)),
+			slog.Any("reasons", v.Reasons))
+	}
 	if err := ctx.Err(); err != nil && errors.Is(err, context.Canceled) {
 		return *v, err
 	}

@@ -2,6 +2,7 @@ package sender_test
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -358,6 +359,9 @@ func unfold(s string) string { return strings.ReplaceAll(s, "\r\n\t", " ") }
 func TestCheckInternalRelayMakesNoQueries(t *testing.T) {
 	t.Parallel()
 	c := newChecker(failingResolver{t})
+	var logged strings.Builder
+	c.Logger = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	defer func() { assert.Contains(t, logged.String(), "internal relay") }()
 	v, err := c.Check(context.Background(), sender.Session{ClientIP: netip.MustParseAddr("2001:db8:1::5"), MailFrom: "bob@example.com"},
 		sender.Message{From: []string{"bob@example.com"}})
 	require.NoError(t, err)
