@@ -126,7 +126,7 @@ func TestClientCancel(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		_, err := c.LookupMX(ctx, "example.test")
-		assert.Less(t, time.Since(start), 250*time.Millisecond)
+		assert.Less(t, time.Since(start), 150*time.Millisecond+100*time.Millisecond)
 		checkErr(t, err, timeout, "example.test")
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 	})
@@ -149,9 +149,13 @@ func TestClientTimeoutAttempts(t *testing.T) {
 	var ne net.Error
 	require.ErrorAs(t, err, &ne, "UnwrapErr keeps the network error")
 	assert.True(t, ne.Timeout())
+	// The server may still be reading the last query when the client
+	// gives up: wait for it, then check no fourth one came.
+	assert.Eventually(t, func() bool { return srv.Count() >= 3 }, 2*time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
 	assert.Equal(t, 3, srv.Count(), "Attempts bounds the tries")
 	assert.GreaterOrEqual(t, elapsed, 150*time.Millisecond)
-	assert.Less(t, elapsed, time.Second)
+	assert.Less(t, elapsed, 3*time.Second)
 	q := srv.Queries()
 	require.NotEmpty(t, q)
 	assert.True(t, q[0].Dropped)
@@ -258,6 +262,7 @@ func TestClientConcurrent(t *testing.T) {
 	srv := resolvertest.NewServer(t, testZone(t))
 	srv.SetLatency(time.Millisecond)
 	c := srv.Client()
+	c.Timeout = 5 * time.Second // generous: the machine may be loaded
 	c.Cache = &resolver.MemoryCache{}
 	before := runtime.NumGoroutine()
 

@@ -302,7 +302,9 @@ func TestZoneConcurrent(t *testing.T) {
 				_, _ = z.LookupNetIP(ctx, "ip", fmt.Sprintf("h%d-%d.example.test", i, j))
 				_, err := z.LookupTXT(ctx, "example.test")
 				assert.NoError(t, err)
-				_ = z.String()
+				if j%10 == 0 {
+					_ = z.String()
+				}
 			}
 		}()
 	}
