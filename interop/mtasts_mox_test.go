@@ -28,6 +28,10 @@ var mtastsPolicies = []string{
 	"version: STSv1\nmode: none\n",
 	"version: STSv1\nmode: none\nmax_age: -1\n",
 	"version: STSv1\nmode: none\nmax_age: 1\ngarbage\n",
+	"Version: STSv1\nmode: none\nmax_age: 1\n",
+	"version: STSv1\nmode: Enforce\nmx: mx.example.com\nmax_age: 1\n",
+	"version:STSv1  \nmode:\tenforce\nmx:   MX.Example.COM\nmax_age: 31557600\n",
+	"version: STSv1\nmode: none\nmax_age: 31557601\n",
 	"",
 }
 
@@ -48,12 +52,25 @@ var mtastsRecords = []string{
 	"",
 }
 
+// mtastsKnownDifferences are policies on which smtpsec deliberately
+// disagrees with mox, with the reason.
+var mtastsKnownDifferences = map[string]string{
+	// RFC 8461 §3.2: max_age has a "maximum value of 31557600"; mox
+	// accepts larger values, smtpsec (like chasquid) rejects the policy.
+	"version: STSv1\nmode: none\nmax_age: 31557601\n": "max_age above the RFC maximum",
+}
+
 // TestMTASTSParseAgainstMox checks that smtpsec and mox accept and reject
 // the same policies and records, and agree on what they parse.
 func TestMTASTSParseAgainstMox(t *testing.T) {
 	for _, text := range mtastsPolicies {
 		ours, err1 := mtasts.ParsePolicy(text)
 		theirs, err2 := moxmtasts.ParsePolicy(text)
+		if why, ok := mtastsKnownDifferences[text]; ok {
+			assert.Error(t, err1, why)
+			assert.NoError(t, err2, "mox changed: %s", why)
+			continue
+		}
 		if !assert.Equal(t, err2 == nil, err1 == nil, "policy %q: smtpsec %v, mox %v", text, err1, err2) || err1 != nil {
 			continue
 		}

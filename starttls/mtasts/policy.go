@@ -58,9 +58,9 @@ type Policy struct {
 //   - fields with other names are kept as Extensions when their name is
 //     valid, and ignored otherwise (they must not make the policy invalid).
 //
-// Field names and the values of version and mode are compared without
-// regard to ASCII case, as ABNF quoted strings are (RFC 5234 §2.3). Errors
-// are a *SyntaxError wrapping ErrPolicySyntax.
+// Field names and the values of version and mode are case-sensitive, as
+// the grammar's %s strings are; a field "Mode" is an unknown field, not the
+// mode. Errors are a *SyntaxError wrapping ErrPolicySyntax.
 func ParsePolicy(text string) (*Policy, error) {
 	var (
 		p                                 Policy
@@ -94,12 +94,12 @@ func ParsePolicy(text string) (*Policy, error) {
 		if strings.ContainsAny(v, "\r\x00") {
 			return fail("control character in value")
 		}
-		switch strings.ToLower(k) {
+		switch k {
 		case "version":
 			if haveVersion {
 				continue
 			}
-			if !strings.EqualFold(v, Version) {
+			if v != Version {
 				return fail("version is not STSv1")
 			}
 			haveVersion = true
@@ -107,7 +107,7 @@ func ParsePolicy(text string) (*Policy, error) {
 			if haveMode {
 				continue
 			}
-			m := Mode(strings.ToLower(v))
+			m := Mode(v)
 			if m != Enforce && m != Testing && m != None {
 				return fail("mode is not enforce, testing or none")
 			}
