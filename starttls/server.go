@@ -128,6 +128,8 @@ type ServerConn[S any] struct {
 	tls  *tls.Conn
 	r    *smtpwire.Reader
 	wbuf []byte
+	// when the read and write deadlines were last set
+	readSet, writeSet time.Time
 }
 
 // NewServerConn wraps an accepted connection. If conn is a *tls.Conn (an
@@ -170,17 +172,36 @@ func (c *ServerConn[S]) Gate(verb string) *smtpsec.ReplyError {
 	return c.srv.Gate(verb, c.tls != nil)
 }
 
-func (c *ServerConn[S]) setDeadline(ctx context.Context, d time.Duration, def time.Duration, write bool) {
-	t := time.Now().Add(orDefault(d, def))
-	if dl, ok := ctx.Deadline(); ok && dl.Before(t) {
+// setDeadline bounds the next read or write by d (default def) and ctx's
+// deadline. To spare a timer update per command, a deadline set less than
+// d/64 ago is kept: it is earlier than the new one, so the bound only
+// tightens, by at most 1/64 of the timeout.
+func (c *ServerConn[S]) setDeadline(ctx context.Context, d, def time.Duration, write bool) {
+	d = orDefault(d, def)
+	now := time.Now()
+	last := &c.readSet
+	if write {
+		last = &c.writeSet
+	}
+	dl, hasDL := ctx.Deadline()
+	if !hasDL && !last.IsZero() && now.Sub(*last) < d/64 {
+		return
+	}
+	t := now.Add(d)
+	if hasDL && dl.Before(t) {
 		t = dl
 	}
+	*last = now
 	if write {
 		_ = c.raw.SetWriteDeadline(t)
 	} else {
 		_ = c.raw.SetReadDeadline(t)
 	}
 }
+
+// resetDeadlines forgets the cached deadlines, after the connection's
+// deadlines were changed directly.
+func (c *ServerConn[S]) resetDeadlines() { c.readSet, c.writeSet = time.Time{}, time.Time{} }
 
 // ReadCommand reads the next command line, bounded by ReadTimeout, ctx and
 // MaxLineLength. Errors are those of smtpwire's reader: a *SyntaxError
@@ -202,7 +223,7 @@ func (c *ServerConn[S]) ReadData(ctx context.Context, max int64) ([]byte, error)
 
 // Reply writes r with a single write, however many lines it has.
 func (c *ServerConn[S]) Reply(ctx context.Context, r smtpsec.Reply) error {
-	c.wbuf = append(c.wbuf[:0], r.String()...)
+	c.wbuf = smtpwire.AppendReply(c.wbuf[:0], r)
 	c.setDeadline(ctx, c.srv.WriteTimeout, DefaultWriteTimeout, true)
 	_, err := c.conn.Write(c.wbuf)
 	return ctxErr(ctx, err)
@@ -281,13 +302,27 @@ func (c *ServerConn[S]) StartTLS(ctx context.Context, arg string) error {
 		}
 	}
 	tc := tls.Server(c.raw, cfg)
-	hctx, cancel := context.WithTimeout(ctx, orDefault(c.srv.HandshakeTimeout, DefaultServerHandshakeTimeout))
-	defer cancel()
-	dl, _ := hctx.Deadline()
+	// The handshake is bounded by HandshakeTimeout and ctx's deadline
+	// through the connection deadline, and interrupted by ctx's
+	// cancellation; this costs no goroutine per handshake, unlike
+	// HandshakeContext.
+	dl := time.Now().Add(orDefault(c.srv.HandshakeTimeout, DefaultServerHandshakeTimeout))
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
+	}
 	_ = c.raw.SetDeadline(dl)
-	if err := tc.HandshakeContext(hctx); err != nil {
+	c.resetDeadlines()
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { _ = c.raw.SetDeadline(time.Unix(1, 0)) })
+	}
+	err := tc.Handshake()
+	if !stop() || err != nil {
 		_ = c.raw.Close()
-		return &handshakeFailure{err: err}
+		if err == nil {
+			err = ctx.Err()
+		}
+		return &handshakeFailure{err: ctxErr(ctx, err)}
 	}
 	_ = c.raw.SetDeadline(time.Time{})
 	// RFC 3207 §4.2: back to the initial state; nothing learnt survives.

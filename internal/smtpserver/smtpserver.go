@@ -138,6 +138,9 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 		return s
 	}
 	opts := esmtp.Options{UTF8: c.UTF8, MaxLine: smtpwire.MaxLineLimit}
+	// EHLO keywords by TLS state, computed once per session unless a
+	// Keywords hook may change them.
+	var ehloKeywords [2][]string
 	for {
 		cmd, err := sc.ReadCommand(ctx)
 		if err != nil {
@@ -175,14 +178,17 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 				r = smtpsec.Reply{Code: 250, Text: host}
 				break
 			}
-			kws := []string{"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "SIZE " + itoa(maxSize)}
-			if c.UTF8 {
-				kws = append(kws, "SMTPUTF8")
+			if ehloKeywords[b2i(sc.TLSActive())] == nil || c.Keywords != nil {
+				kws := []string{"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "SIZE " + itoa(maxSize)}
+				if c.UTF8 {
+					kws = append(kws, "SMTPUTF8")
+				}
+				if c.Keywords != nil {
+					kws = append(kws, c.Keywords(sc.TLSActive())...)
+				}
+				ehloKeywords[b2i(sc.TLSActive())] = sc.Keywords(kws...)
 			}
-			if c.Keywords != nil {
-				kws = append(kws, c.Keywords(sc.TLSActive())...)
-			}
-			r = smtpwire.EHLOReply(host, "greets "+cmd.Arg, sc.Keywords(kws...))
+			r = smtpwire.EHLOReply(host, "greets "+cmd.Arg, ehloKeywords[b2i(sc.TLSActive())])
 		case "STARTTLS":
 			err := sc.StartTLS(ctx, cmd.Arg)
 			var re *smtpsec.ReplyError
@@ -260,10 +266,9 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 			case err != nil:
 				return
 			default:
-				m := &Message{Session: *session(), Data: data}
-				r = reply(250, 0, 0, "OK: queued")
+				r = smtpsec.Reply{Code: 250, Text: "2.0.0 OK: queued"}
 				if c.Deliver != nil {
-					if re := c.Deliver(ctx, m); re != nil {
+					if re := c.Deliver(ctx, &Message{Session: *session(), Data: data}); re != nil {
 						r = re.Reply
 					}
 				}
@@ -271,11 +276,11 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 			sc.State.mail, sc.State.rcpts = nil, nil
 		case "RSET":
 			sc.State.mail, sc.State.rcpts = nil, nil
-			r = reply(250, 0, 0, "OK")
+			r = smtpsec.Reply{Code: 250, Text: "2.0.0 OK"}
 		case "NOOP":
-			r = reply(250, 0, 0, "OK")
+			r = smtpsec.Reply{Code: 250, Text: "2.0.0 OK"}
 		case "QUIT":
-			_ = sc.Reply(ctx, reply(221, 0, 0, "Bye"))
+			_ = sc.Reply(ctx, smtpsec.Reply{Code: 221, Text: "2.0.0 Bye"})
 			return
 		default:
 			r = reply(502, 5, 1, "Command not implemented")
@@ -284,6 +289,13 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 			return
 		}
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func itoa(n int64) string {

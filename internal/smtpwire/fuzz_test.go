@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/smtpsec/smtpsec"
 	"github.com/smtpsec/smtpsec/internal/smtpwire"
 )
 
@@ -136,6 +137,22 @@ func FuzzReadData(f *testing.F) {
 		}
 		if len(msg) > 256 {
 			t.Fatalf("message of %d octets over the limit", len(msg))
+		}
+	})
+}
+
+// FuzzAppendReply: AppendReply writes exactly what Reply.String writes.
+func FuzzAppendReply(f *testing.F) {
+	f.Add(250, 0, 0, "mx.example.test\nPIPELINING\r\nSTARTTLS")
+	f.Add(550, 7, 30, "REQUIRETLS support required")
+	f.Add(99, 1, 2, "a\rb\x00c")
+	f.Add(354, 1, 0, "")
+	f.Add(250, 1, 0, "")
+	f.Add(451, -1, 1000, "x\r\n")
+	f.Fuzz(func(t *testing.T, code, subject, detail int, text string) {
+		r := smtpsec.Reply{Code: code, Enhanced: smtpsec.EnhancedCode{Subject: subject, Detail: detail}, Text: text}
+		if got, want := string(smtpwire.AppendReply(nil, r)), r.String(); got != want {
+			t.Fatalf("AppendReply(%+v) = %q, String() = %q", r, got, want)
 		}
 	})
 }

@@ -1,0 +1,477 @@
+package starttls_test
+
+// Benchmarks against hand-written baselines. The peer of each benchmark runs
+// in a child process (this test binary, re-executed with STARTTLS_BENCH_ROLE
+// set), so that allocations and CPU time are those of the side measured.
+//
+//	go test -run '^$' -bench . -benchtime 200x ./starttls
+//
+// BenchmarkClientPaired and BenchmarkServerPaired alternate the two
+// contenders within one run (A B B A ...), because back-to-back runs on a
+// shared machine drift by more than the difference being measured; they
+// report each side's figure and the ratio.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/smtpsec/smtpsec/internal/smtpserver"
+	"github.com/smtpsec/smtpsec/internal/testcert"
+	"github.com/smtpsec/smtpsec/starttls"
+)
+
+func TestMain(m *testing.M) {
+	if role := os.Getenv("STARTTLS_BENCH_ROLE"); role != "" {
+		if err := benchPeer(role); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// benchTLS is the TLS setting both contenders use: same version, same single
+// key-exchange group (the post-quantum hybrid alone costs about 40% per
+// session, so letting the two sides differ would swamp the comparison).
+func benchTLS() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS13, MaxVersion: tls.VersionTLS13, CurvePreferences: []tls.CurveID{tls.X25519}}
+}
+
+// benchPeer runs a server in this (child) process: it prints its address
+// and serves until its standard input closes.
+func benchPeer(role string) error {
+	pair, err := tls.LoadX509KeyPair(os.Getenv("STARTTLS_BENCH_CERT"), os.Getenv("STARTTLS_BENCH_KEY"))
+	if err != nil {
+		return err
+	}
+	cfg := benchTLS()
+	cfg.Certificates = []tls.Certificate{pair}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Println(ln.Addr().String())
+	// STARTTLS_BENCH_CPUPROFILE=FILE profiles the peer.
+	if path := os.Getenv("STARTTLS_BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path + "." + role)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel(); _ = ln.Close() }()
+	switch role {
+	case "smtpsec":
+		return (&smtpserver.Config{Hostname: "mx.example.test", TLS: &starttls.Server{TLSConfig: cfg}}).Serve(ctx, ln)
+	case "minimal":
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return nil //nolint:nilerr // the listener closes at the end
+			}
+			go minimalSession(c, cfg)
+		}
+	}
+	return fmt.Errorf("unknown role %q", role)
+}
+
+// minimalSession is a hand-written minimal SMTP server session: no limits,
+// no timeouts, constant replies, each written at once. It does close TLS
+// with close_notify, as RFC 8446 §6.1 requires of every TLS endpoint.
+func minimalSession(c net.Conn, cfg *tls.Config) {
+	var conn net.Conn = c
+	defer func() { conn.Close() }()
+	br := bufio.NewReader(conn)
+	write := func(s string) bool { _, err := io.WriteString(conn, s); return err == nil }
+	if !write("220 mx.example.test ESMTP\r\n") {
+		return
+	}
+	inTLS := false
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		verb := strings.ToUpper(strings.TrimRight(line, "\r\n"))
+		if i := strings.IndexByte(verb, ' '); i >= 0 {
+			verb = verb[:i]
+		}
+		switch verb {
+		case "EHLO":
+			if inTLS {
+				write("250-mx.example.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10485760\r\n")
+			} else {
+				write("250-mx.example.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 10485760\r\n250 STARTTLS\r\n")
+			}
+		case "STARTTLS":
+			write("220 2.0.0 Ready\r\n")
+			tc := tls.Server(c, cfg)
+			if tc.Handshake() != nil {
+				return
+			}
+			conn, br, inTLS = tc, bufio.NewReader(tc), true
+		case "DATA":
+			write("354 go ahead\r\n")
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+			}
+			write("250 2.0.0 OK\r\n")
+		case "QUIT":
+			write("221 2.0.0 Bye\r\n")
+			return
+		default:
+			write("250 2.0.0 OK\r\n")
+		}
+	}
+}
+
+// benchEnv holds the certificates, written once per process.
+type benchEnv struct {
+	ca        *testcert.CA
+	cert, key string
+}
+
+var (
+	benchOnce sync.Once
+	benchE    benchEnv
+)
+
+func getBenchEnv(b *testing.B) benchEnv {
+	benchOnce.Do(func() {
+		ca := testcert.NewCA(b)
+		dir, err := os.MkdirTemp("", "starttls-bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		f := testcert.WriteFiles(b, dir, "", ca, ca.Leaf("mx.example.test"))
+		benchE = benchEnv{ca: ca, cert: f.Cert, key: f.Key}
+	})
+	return benchE
+}
+
+// startPeer starts a server child process and returns its address and pid.
+func startPeer(b *testing.B, role string) (string, int) {
+	env := getBenchEnv(b)
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "STARTTLS_BENCH_ROLE="+role, "STARTTLS_BENCH_CERT="+env.cert, "STARTTLS_BENCH_KEY="+env.key)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
+	return strings.TrimSpace(addr), cmd.Process.Pid
+}
+
+// baselineUpgrade is the hand-written client: greeting, EHLO, STARTTLS with
+// bufio, crypto/tls handshake (standard verification), EHLO.
+func baselineUpgrade(conn net.Conn, cfg *tls.Config) (*tls.Conn, *bufio.Reader, error) {
+	br := bufio.NewReader(conn)
+	readReply := func(r *bufio.Reader) (string, error) {
+		var all strings.Builder
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return "", err
+			}
+			all.WriteString(l)
+			if len(l) < 4 || l[3] != '-' {
+				return all.String(), nil
+			}
+		}
+	}
+	if _, err := readReply(br); err != nil {
+		return nil, nil, err
+	}
+	if _, err := io.WriteString(conn, "EHLO client.example.test\r\n"); err != nil {
+		return nil, nil, err
+	}
+	ehlo, err := readReply(br)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !strings.Contains(ehlo, "STARTTLS") {
+		return nil, nil, errors.New("no STARTTLS")
+	}
+	if _, err := io.WriteString(conn, "STARTTLS\r\n"); err != nil {
+		return nil, nil, err
+	}
+	if r, err := readReply(br); err != nil || !strings.HasPrefix(r, "220") {
+		return nil, nil, fmt.Errorf("STARTTLS: %q %v", r, err)
+	}
+	tc := tls.Client(conn, cfg)
+	if err := tc.Handshake(); err != nil {
+		return nil, nil, err
+	}
+	br = bufio.NewReader(tc)
+	if _, err := io.WriteString(tc, "EHLO client.example.test\r\n"); err != nil {
+		return nil, nil, err
+	}
+	if _, err := readReply(br); err != nil {
+		return nil, nil, err
+	}
+	return tc, br, nil
+}
+
+// contender is one side of a client benchmark: one session (dial, upgrade,
+// QUIT) against addr.
+type contender func(addr string) error
+
+func clientContenders(b *testing.B) (ours, base contender) {
+	env := getBenchEnv(b)
+	c := &starttls.Client{Hostname: "client.example.test", TLSConfig: benchTLS()}
+	policy := &starttls.Policy{RootCAs: env.ca.Pool()}
+	ctx := context.Background()
+	ours = func(addr string) error {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		s, err := c.Upgrade(ctx, conn, "mx.example.test", policy)
+		if err != nil {
+			return err
+		}
+		return s.Quit(ctx)
+	}
+	cfg := benchTLS()
+	cfg.RootCAs, cfg.ServerName = env.ca.Pool(), "mx.example.test"
+	base = func(addr string) error {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		tc, br, err := baselineUpgrade(conn, cfg)
+		if err != nil {
+			conn.Close()
+			return err
+		}
+		_, _ = io.WriteString(tc, "QUIT\r\n")
+		_, _ = br.ReadString('\n')
+		return tc.Close()
+	}
+	return ours, base
+}
+
+// BenchmarkClientUpgrade measures each client alone (allocations are exact:
+// the server is another process).
+func BenchmarkClientUpgrade(b *testing.B) {
+	addr, _ := startPeer(b, "minimal")
+	ours, base := clientContenders(b)
+	for _, c := range []struct {
+		name string
+		run  contender
+	}{{"smtpsec", ours}, {"baseline", base}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.run(addr); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// selfCPU returns the CPU time (user + system) this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// pairStats accumulates one contender's cost.
+type pairStats struct {
+	wall, cpu time.Duration
+	allocs    uint64
+}
+
+// BenchmarkClientPaired runs the two clients alternately (A B B A ...) and
+// reports each one's wall time, CPU time and allocations per session, and
+// the ratios. Allocations are counted with runtime.ReadMemStats around each
+// session (outside the timed part); the server is another process, so both
+// CPU time and allocations are the client's alone.
+func BenchmarkClientPaired(b *testing.B) {
+	addr, _ := startPeer(b, "minimal")
+	ours, base := clientContenders(b)
+	var so, sb pairStats
+	var n uint64
+	var m0, m1 runtime.MemStats
+	measure := func(c contender, st *pairStats) {
+		runtime.ReadMemStats(&m0)
+		cpu0, start := selfCPU(), time.Now()
+		if err := c(addr); err != nil {
+			b.Fatal(err)
+		}
+		st.wall += time.Since(start)
+		st.cpu += selfCPU() - cpu0
+		runtime.ReadMemStats(&m1)
+		st.allocs += m1.Mallocs - m0.Mallocs
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if n%2 == 0 {
+			measure(ours, &so)
+			measure(base, &sb)
+		} else {
+			measure(base, &sb)
+			measure(ours, &so)
+		}
+		n++
+	}
+	f := float64(n)
+	b.ReportMetric(float64(so.wall.Nanoseconds())/f, "smtpsec-ns/session")
+	b.ReportMetric(float64(sb.wall.Nanoseconds())/f, "baseline-ns/session")
+	b.ReportMetric(float64(so.wall)/float64(sb.wall), "time-ratio")
+	b.ReportMetric(float64(so.cpu.Nanoseconds())/f, "smtpsec-cpu-ns/session")
+	b.ReportMetric(float64(sb.cpu.Nanoseconds())/f, "baseline-cpu-ns/session")
+	b.ReportMetric(float64(so.cpu)/float64(sb.cpu), "cpu-ratio")
+	b.ReportMetric(float64(so.allocs)/f, "smtpsec-allocs/session")
+	b.ReportMetric(float64(sb.allocs)/f, "baseline-allocs/session")
+	b.ReportMetric(float64(so.allocs)/float64(sb.allocs), "alloc-ratio")
+}
+
+// procCPU returns the CPU time (user + system) a process has used, from
+// /proc/PID/stat, in clock ticks of 10 ms.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// serverBatch runs one batch of sessions against addr, 100 at a time: each
+// session upgrades with the baseline client and sends one message.
+func serverBatch(addr string, cfg *tls.Config, clients int) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			tc, br, err := baselineUpgrade(conn, cfg)
+			if err != nil {
+				conn.Close()
+				errs <- err
+				return
+			}
+			defer tc.Close()
+			if _, err := io.WriteString(tc, "MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n"); err != nil {
+				errs <- err
+				return
+			}
+			for i := 0; i < 3; i++ {
+				if _, err := br.ReadString('\n'); err != nil {
+					errs <- err
+					return
+				}
+			}
+			if _, err := io.WriteString(tc, "Subject: bench\r\n\r\nhello\r\n.\r\nQUIT\r\n"); err != nil {
+				errs <- err
+				return
+			}
+			for i := 0; i < 2; i++ {
+				if _, err := br.ReadString('\n'); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// BenchmarkServerPaired measures server CPU per session with 100 concurrent
+// clients, our receiver (internal/smtpserver on starttls.ServerConn) against
+// a minimal hand-written server, alternating batches. Each iteration is one
+// batch of 100 concurrent sessions per server.
+func BenchmarkServerPaired(b *testing.B) {
+	const clients = 100
+	oursAddr, oursPID := startPeer(b, "smtpsec")
+	minAddr, minPID := startPeer(b, "minimal")
+	cfg := benchTLS()
+	cfg.RootCAs, cfg.ServerName = getBenchEnv(b).ca.Pool(), "mx.example.test"
+	var cOurs, cMin time.Duration
+	var n int
+	batch := func(addr string, pid int, acc *time.Duration) {
+		before, err := procCPU(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := serverBatch(addr, cfg, clients); err != nil {
+			b.Fatal(err)
+		}
+		after, _ := procCPU(pid)
+		*acc += after - before
+	}
+	for b.Loop() {
+		if n%2 == 0 {
+			batch(oursAddr, oursPID, &cOurs)
+			batch(minAddr, minPID, &cMin)
+		} else {
+			batch(minAddr, minPID, &cMin)
+			batch(oursAddr, oursPID, &cOurs)
+		}
+		n++
+	}
+	sessions := float64(n * clients)
+	b.ReportMetric(float64(cOurs.Nanoseconds())/sessions, "smtpsec-cpu-ns/session")
+	b.ReportMetric(float64(cMin.Nanoseconds())/sessions, "minimal-cpu-ns/session")
+	if cMin > 0 {
+		b.ReportMetric(float64(cOurs)/float64(cMin), "cpu-ratio")
+	}
+}
