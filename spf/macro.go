@@ -23,6 +23,11 @@ const (
 	// expanding: only the rightmost 253 octets can survive the truncation
 	// of RFC 7208 §7.3, so a window of a few hundred octets is exact.
 	domainWindow = 1024
+	// maxExpansionWork bounds the octets one expansion may produce before
+	// windowing, so that a record full of macros over a long sender costs
+	// bounded time; beyond it the expansion fails (a domain then does not
+	// exist, an explanation falls back to the default).
+	maxExpansionWork = 256 << 10
 )
 
 func isMacroLetter(c byte, set macroSet) bool {
@@ -231,7 +236,9 @@ func appendNibbles(buf []byte, a [16]byte) []byte {
 // explanation text from DNS is validated here (an invalid one returns
 // ok=false, and the caller falls back to the default explanation).
 func (e *eval) expand(buf []byte, s, domain string, set macroSet) ([]byte, bool) {
+	work := 0
 	for i := 0; i < len(s); {
+		before := len(buf)
 		c := s[i]
 		if c != '%' {
 			if (c < 0x21 || c > 0x7e) && !(c == ' ' && set == macroExplain) {
@@ -268,6 +275,11 @@ func (e *eval) expand(buf []byte, s, domain string, set macroSet) ([]byte, bool)
 			default:
 				buf = appendTransformed(buf, e.macroValue(m.letter, domain), &m)
 			}
+		}
+		work += len(buf) - before
+		if work > maxExpansionWork {
+			e.overBudget = true
+			return buf, false
 		}
 		buf = e.bound(buf, set)
 		if e.ctx.Err() != nil {

@@ -143,7 +143,9 @@ func FuzzMacroExpand(f *testing.F) {
 		e.sender = sender
 		e.local, e.senderDomain, _ = strings.Cut(sender, "@")
 		out, ok := e.expand(nil, s, "email.example.com", set)
-		assert.Equal(t, checkMacroString(s, set) == nil, ok, "validator and expander disagree on %q", s)
+		if !e.overBudget {
+			assert.Equal(t, checkMacroString(s, set) == nil, ok, "validator and expander disagree on %q", s)
+		}
 		if !ok {
 			return
 		}

@@ -301,6 +301,8 @@ type eval struct {
 
 	stack  [maxDepth]string // the domains being evaluated, for loops
 	nstack int
+
+	overBudget bool // an expansion exceeded maxExpansionWork
 }
 
 // hostResult is what check_host() returns inside the evaluation.
