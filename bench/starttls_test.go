@@ -1,0 +1,309 @@
+package bench
+
+// Server CPU per STARTTLS session with 100 concurrent clients: our receiver
+// (internal/smtpserver on starttls.ServerConn), a minimal hand-written server
+// and github.com/emersion/go-smtp v0.25.1. Each server runs in a child
+// process (this test binary, re-run as TestSTARTTLSBenchPeer), so its CPU
+// time can be read from /proc; batches alternate between the servers.
+//
+//	go test -run '^$' -bench STARTTLSServer -benchtime 40x
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/smtpsec/smtpsec/internal/smtpserver"
+	"github.com/smtpsec/smtpsec/internal/testcert"
+	"github.com/smtpsec/smtpsec/starttls"
+)
+
+// stlsTLS is the one TLS setting of every party: TLS 1.3 with X25519 only.
+func stlsTLS() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS13, MaxVersion: tls.VersionTLS13, CurvePreferences: []tls.CurveID{tls.X25519}}
+}
+
+// TestSTARTTLSBenchPeer is not a test: with STARTTLS_BENCH_ROLE set it is
+// the server child process of BenchmarkSTARTTLSServer. It prints its address
+// and serves until standard input closes.
+func TestSTARTTLSBenchPeer(t *testing.T) {
+	role := os.Getenv("STARTTLS_BENCH_ROLE")
+	if role == "" {
+		t.Skip("server child process of BenchmarkSTARTTLSServer")
+	}
+	pair, err := tls.LoadX509KeyPair(os.Getenv("STARTTLS_BENCH_CERT"), os.Getenv("STARTTLS_BENCH_KEY"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := stlsTLS()
+	cfg.Certificates = []tls.Certificate{pair}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(ln.Addr().String())
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel(); _ = ln.Close() }()
+	switch role {
+	case "smtpsec":
+		_ = (&smtpserver.Config{Hostname: "mx.example.test", TLS: &starttls.Server{TLSConfig: cfg}}).Serve(ctx, ln)
+	case "minimal":
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go stlsMinimalSession(c, cfg)
+		}
+	case "go-smtp":
+		srv := gosmtp.NewServer(stlsBackend{})
+		srv.Domain, srv.TLSConfig = "mx.example.test", cfg
+		srv.ReadTimeout, srv.WriteTimeout = 5*time.Minute, time.Minute
+		go func() { <-ctx.Done(); _ = srv.Close() }()
+		_ = srv.Serve(ln)
+	default:
+		t.Fatalf("unknown role %q", role)
+	}
+}
+
+type stlsBackend struct{}
+
+func (stlsBackend) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return stlsSession{}, nil }
+
+type stlsSession struct{}
+
+func (stlsSession) Mail(string, *gosmtp.MailOptions) error { return nil }
+func (stlsSession) Rcpt(string, *gosmtp.RcptOptions) error { return nil }
+func (stlsSession) Data(r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+func (stlsSession) Reset()        {}
+func (stlsSession) Logout() error { return nil }
+
+// stlsMinimalSession is a minimal hand-written server session: no limits, no
+// timeouts, constant replies each written at once, close_notify at the end.
+func stlsMinimalSession(c net.Conn, cfg *tls.Config) {
+	var conn net.Conn = c
+	defer func() { conn.Close() }()
+	br := bufio.NewReader(conn)
+	write := func(s string) { _, _ = io.WriteString(conn, s) }
+	write("220 mx.example.test ESMTP\r\n")
+	inTLS := false
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		verb := strings.ToUpper(strings.TrimRight(line, "\r\n"))
+		if i := strings.IndexByte(verb, ' '); i >= 0 {
+			verb = verb[:i]
+		}
+		switch verb {
+		case "EHLO":
+			if inTLS {
+				write("250-mx.example.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10485760\r\n")
+			} else {
+				write("250-mx.example.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 10485760\r\n250 STARTTLS\r\n")
+			}
+		case "STARTTLS":
+			write("220 2.0.0 Ready\r\n")
+			tc := tls.Server(c, cfg)
+			if tc.Handshake() != nil {
+				return
+			}
+			conn, br, inTLS = tc, bufio.NewReader(tc), true
+		case "DATA":
+			write("354 go ahead\r\n")
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+			}
+			write("250 2.0.0 OK\r\n")
+		case "QUIT":
+			write("221 2.0.0 Bye\r\n")
+			return
+		default:
+			write("250 2.0.0 OK\r\n")
+		}
+	}
+}
+
+type stlsPeer struct {
+	addr string
+	pid  int
+}
+
+func startSTLSPeer(b *testing.B, role, cert, key string) stlsPeer {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestSTARTTLSBenchPeer$")
+	cmd.Env = append(os.Environ(), "STARTTLS_BENCH_ROLE="+role, "STARTTLS_BENCH_CERT="+cert, "STARTTLS_BENCH_KEY="+key)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
+	return stlsPeer{addr: strings.TrimSpace(addr), pid: cmd.Process.Pid}
+}
+
+// stlsProcCPU returns a process's CPU time (user + system) from
+// /proc/PID/stat, in 10 ms clock ticks.
+func stlsProcCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// stlsClientSession is one client session, the same for every server:
+// EHLO, STARTTLS, handshake (verifying), EHLO, MAIL, RCPT, DATA, QUIT.
+func stlsClientSession(addr string, cfg *tls.Config) error {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	reply := func() (string, error) {
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return "", err
+			}
+			if len(l) < 4 || l[3] != '-' {
+				return l, nil
+			}
+		}
+	}
+	step := func(w io.Writer, cmd string, want byte) error {
+		if cmd != "" {
+			if _, err := io.WriteString(w, cmd); err != nil {
+				return err
+			}
+		}
+		r, err := reply()
+		if err != nil {
+			return err
+		}
+		if r[0] != want {
+			return fmt.Errorf("%q: %q", cmd, r)
+		}
+		return nil
+	}
+	for _, s := range []struct {
+		cmd  string
+		want byte
+	}{{"", '2'}, {"EHLO client.example.test\r\n", '2'}, {"STARTTLS\r\n", '2'}} {
+		if err := step(conn, s.cmd, s.want); err != nil {
+			return err
+		}
+	}
+	tc := tls.Client(conn, cfg)
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	defer tc.Close()
+	br = bufio.NewReader(tc)
+	for _, s := range []struct {
+		cmd  string
+		want byte
+	}{{"EHLO client.example.test\r\n", '2'}, {"MAIL FROM:<a@example.test>\r\n", '2'}, {"RCPT TO:<b@example.test>\r\n", '2'}, {"DATA\r\n", '3'}, {"Subject: bench\r\n\r\nhello\r\n.\r\n", '2'}, {"QUIT\r\n", '2'}} {
+		if err := step(tc, s.cmd, s.want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func stlsBatch(addr string, cfg *tls.Config, clients int) error {
+	var wg sync.WaitGroup
+	errs := make([]error, clients)
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = stlsClientSession(addr, cfg)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// BenchmarkSTARTTLSServer reports each server's CPU time per session and
+// the ratios to the minimal server. One iteration is one batch of 100
+// concurrent sessions against each server, in rotating order.
+func BenchmarkSTARTTLSServer(b *testing.B) {
+	const clients = 100
+	ca := testcert.NewCA(b)
+	files := testcert.WriteFiles(b, b.TempDir(), "", ca, ca.Leaf("mx.example.test"))
+	roles := []string{"smtpsec", "minimal", "go-smtp"}
+	peers := make([]stlsPeer, len(roles))
+	for i, r := range roles {
+		peers[i] = startSTLSPeer(b, r, files.Cert, files.Key)
+	}
+	cfg := stlsTLS()
+	cfg.RootCAs, cfg.ServerName = ca.Pool(), "mx.example.test"
+	cpu := make([]time.Duration, len(roles))
+	n := 0
+	for b.Loop() {
+		for k := range roles {
+			i := (k + n) % len(roles)
+			before, err := stlsProcCPU(peers[i].pid)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := stlsBatch(peers[i].addr, cfg, clients); err != nil {
+				b.Fatalf("%s: %v", roles[i], err)
+			}
+			after, _ := stlsProcCPU(peers[i].pid)
+			cpu[i] += after - before
+		}
+		n++
+	}
+	sessions := float64(n * clients)
+	for i, r := range roles {
+		b.ReportMetric(float64(cpu[i].Nanoseconds())/sessions, r+"-cpu-ns/session")
+		if cpu[1] > 0 {
+			b.ReportMetric(float64(cpu[i])/float64(cpu[1]), r+"/minimal")
+		}
+	}
+}
