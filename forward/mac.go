@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"hash"
 	"time"
 )
@@ -68,6 +69,7 @@ func decodeStamp(s string) (int, bool) {
 type macState struct {
 	h   []hash.Hash
 	in  []byte // the MAC input being assembled
+	out []byte // the result being assembled
 	sum []byte // digest scratch, cap sha1.Size
 }
 
@@ -75,6 +77,7 @@ func newMACState(secrets [][]byte) *macState {
 	st := &macState{
 		h:   make([]hash.Hash, len(secrets)),
 		in:  make([]byte, 0, 256),
+		out: make([]byte, 0, 256),
 		sum: make([]byte, 0, sha1.Size),
 	}
 	for i, k := range secrets {
@@ -83,66 +86,70 @@ func newMACState(secrets [][]byte) *macState {
 	return st
 }
 
-// lowerASCII maps each octet to itself, except 'A'..'Z' to 'a'..'z': the
-// C locale's tolower, which libsrs2 applies to the hash input (UTF-8 bytes
-// are left alone). The input is public (the address), so a table lookup is
-// fine; TestLowerASCII checks it.
-const lowerASCII = "" +
-	"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f" +
-	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f" +
-	"\x20\x21\x22\x23\x24\x25\x26\x27\x28\x29\x2a\x2b\x2c\x2d\x2e\x2f" +
-	"\x30\x31\x32\x33\x34\x35\x36\x37\x38\x39\x3a\x3b\x3c\x3d\x3e\x3f" +
-	"\x40\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f" +
-	"\x70\x71\x72\x73\x74\x75\x76\x77\x78\x79\x7a\x5b\x5c\x5d\x5e\x5f" +
-	"\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f" +
-	"\x70\x71\x72\x73\x74\x75\x76\x77\x78\x79\x7a\x7b\x7c\x7d\x7e\x7f" +
-	"\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f" +
-	"\x90\x91\x92\x93\x94\x95\x96\x97\x98\x99\x9a\x9b\x9c\x9d\x9e\x9f" +
-	"\xa0\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8\xa9\xaa\xab\xac\xad\xae\xaf" +
-	"\xb0\xb1\xb2\xb3\xb4\xb5\xb6\xb7\xb8\xb9\xba\xbb\xbc\xbd\xbe\xbf" +
-	"\xc0\xc1\xc2\xc3\xc4\xc5\xc6\xc7\xc8\xc9\xca\xcb\xcc\xcd\xce\xcf" +
-	"\xd0\xd1\xd2\xd3\xd4\xd5\xd6\xd7\xd8\xd9\xda\xdb\xdc\xdd\xde\xdf" +
-	"\xe0\xe1\xe2\xe3\xe4\xe5\xe6\xe7\xe8\xe9\xea\xeb\xec\xed\xee\xef" +
-	"\xf0\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc\xfd\xfe\xff"
-
-// appendLower appends s lower-cased with lowerASCII.
-func appendLower(b []byte, s string) []byte {
-	n := len(b)
-	b = append(b, s...)
-	dst := b[n:]
-	for i, c := range dst {
-		dst[i] = lowerASCII[c]
+// lowerInPlace lower-cases the ASCII letters of p, as libsrs2 does with
+// the C locale's tolower: octets >= 0x80 (UTF-8) are left alone. It works
+// on eight octets at a time: for each octet below 0x80, adding 0x80-'A'
+// sets its high bit when it is >= 'A', adding 0x80-'Z'-1 when it is > 'Z';
+// the difference of the two, shifted to 0x20, is added. When p's capacity
+// allows, the last word runs past len(p) over scratch space, instead of a
+// loop over the remaining octets.
+func lowerInPlace(p []byte) {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	if whole := (len(p) + 7) &^ 7; whole <= cap(p) {
+		p = p[:whole]
 	}
-	return b
+	for len(p) >= 8 {
+		w := binary.LittleEndian.Uint64(p)
+		low := w &^ high // no carry between octets
+		upper := (low + (0x80-'A')*ones) &^ (low + (0x80-'Z'-1)*ones) &^ w & high
+		binary.LittleEndian.PutUint64(p, w|upper>>2)
+		p = p[8:]
+	}
+	for i, c := range p {
+		if c-'A' < 26 {
+			p[i] = c + 'a' - 'A'
+		}
+	}
 }
 
-// appendField appends one field of the MAC input. In compat mode the fields
-// are simply concatenated (libsrs2 srs_hash_create_v). In strict mode each
-// is preceded by its length as two big-endian octets, so that no two
-// different field lists give the same input; lengths fit because inputs are
-// bounded by MaxAddressLength.
-func appendField(b []byte, strict bool, s string) []byte {
-	if strict {
-		b = append(b, byte(len(s)>>8), byte(len(s)))
-	}
-	return appendLower(b, s)
+// appendField appends one field of the strict-mode MAC input: its length
+// as two big-endian octets, then the field lower-cased. Lengths fit because
+// inputs are bounded by MaxAddressLength.
+func appendField(b []byte, s string) []byte {
+	b = append(b, byte(len(s)>>8), byte(len(s)))
+	n := len(b)
+	b = append(b, s...)
+	lowerInPlace(b[n:])
+	return b
 }
 
 // macInput assembles the MAC input for an SRS0 (stamp, host, user) or SRS1
 // (first hop, opaque; c unused) address into st.in.
 //
-// Compat mode, as libsrs2: lower(a) ‖ lower(b) [‖ lower(c)].
-// Strict mode: "SRS0" or "SRS1", then each field as len16 ‖ lower(field).
-// The tag keeps an SRS0 hash from verifying an SRS1 layout and vice versa.
+// Compat mode, as libsrs2: lower(a) ‖ lower(b) [‖ lower(c)], with no
+// delimiters (see the package documentation for why that is weak).
+// Strict mode: "SRS0" or "SRS1", then each field as len16 ‖ lower(field),
+// so that no two field lists give the same input. The tag keeps an SRS0
+// hash from verifying an SRS1 layout and vice versa.
 func macInput(st *macState, strict bool, kind Kind, a, b, c string) []byte {
 	in := st.in[:0]
 	if strict {
 		in = append(in, 'S', 'R', 'S', '0'+byte(kind))
-	}
-	in = appendField(in, strict, a)
-	in = appendField(in, strict, b)
-	if kind == SRS0 {
-		in = appendField(in, strict, c)
+		in = appendField(in, a)
+		in = appendField(in, b)
+		if kind == SRS0 {
+			in = appendField(in, c)
+		}
+	} else {
+		in = append(in, a...)
+		in = append(in, b...)
+		if kind == SRS0 {
+			in = append(in, c...)
+		}
+		lowerInPlace(in)
 	}
 	st.in = in
 	return in

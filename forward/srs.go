@@ -323,20 +323,18 @@ func (s *SRS) mintSRS0(st *macState, sender, local, host string) (string, error)
 	in := macInput(st, s.strict, SRS0, string(stamp[:]), host, local)
 	st.digest(0, in, &enc, s.hashLen, s.urlSafe)
 
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString("SRS0")
-	b.WriteByte(s.sep)
-	b.Write(enc[:s.hashLen])
-	b.WriteByte('=')
-	b.Write(stamp[:])
-	b.WriteByte('=')
-	b.WriteString(host)
-	b.WriteByte('=')
-	b.WriteString(local)
-	b.WriteByte('@')
-	b.WriteString(s.domain)
-	return b.String(), nil
+	// Assembled in the pooled scratch buffer: the string conversion is
+	// the one allocation.
+	b := append(st.out[:0], 'S', 'R', 'S', '0', s.sep)
+	b = append(b, enc[:s.hashLen]...)
+	b = append(b, '=', stamp[0], stamp[1], '=')
+	b = append(b, host...)
+	b = append(b, '=')
+	b = append(b, local...)
+	b = append(b, '@')
+	b = append(b, s.domain...)
+	st.out = b
+	return string(b), nil
 }
 
 func (s *SRS) mintSRS1(st *macState, sender, firstHop, opaque string) (string, error) {
@@ -352,18 +350,16 @@ func (s *SRS) mintSRS1(st *macState, sender, firstHop, opaque string) (string, e
 	in := macInput(st, s.strict, SRS1, firstHop, opaque, "")
 	st.digest(0, in, &enc, s.hashLen, s.urlSafe)
 
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString("SRS1")
-	b.WriteByte(s.sep)
-	b.Write(enc[:s.hashLen])
-	b.WriteByte('=')
-	b.WriteString(firstHop)
-	b.WriteByte('=')
-	b.WriteString(opaque)
-	b.WriteByte('@')
-	b.WriteString(s.domain)
-	return b.String(), nil
+	b := append(st.out[:0], 'S', 'R', 'S', '1', s.sep)
+	b = append(b, enc[:s.hashLen]...)
+	b = append(b, '=')
+	b = append(b, firstHop...)
+	b = append(b, '=')
+	b = append(b, opaque...)
+	b = append(b, '@')
+	b = append(b, s.domain...)
+	st.out = b
+	return string(b), nil
 }
 
 // checkLength applies the output limits to an address of n octets.
@@ -440,10 +436,21 @@ func (s *SRS) reverse(addr string) (string, *fieldError) {
 	if ok != 1 {
 		return "", errHashInvalid
 	}
+	b := st.out[:0]
 	if a.Kind == SRS0 {
-		return concat3(a.User, "@", a.Host), nil
+		b = append(b, a.User...)
+	} else {
+		b = append(b, "SRS0"...)
+		b = append(b, a.Opaque...)
+		b = append(b, '@')
+		b = append(b, a.FirstHop...)
+		st.out = b
+		return string(b), nil
 	}
-	return concat4("SRS0", a.Opaque, "@", a.FirstHop), nil
+	b = append(b, '@')
+	b = append(b, a.Host...)
+	st.out = b
+	return string(b), nil
 }
 
 // stampValid reports whether an SRS0 timestamp (already known to decode)
@@ -466,25 +473,6 @@ func (s *SRS) stampValid(stamp string) bool {
 	now := int(s.day() & (stampSlots - 1))
 	age := (now - then + stampSlots) % stampSlots
 	return age <= s.maxAgeDays || age == stampSlots-1
-}
-
-func concat3(a, b, c string) string {
-	var sb strings.Builder
-	sb.Grow(len(a) + len(b) + len(c))
-	sb.WriteString(a)
-	sb.WriteString(b)
-	sb.WriteString(c)
-	return sb.String()
-}
-
-func concat4(a, b, c, d string) string {
-	var sb strings.Builder
-	sb.Grow(len(a) + len(b) + len(c) + len(d))
-	sb.WriteString(a)
-	sb.WriteString(b)
-	sb.WriteString(c)
-	sb.WriteString(d)
-	return sb.String()
 }
 
 func (s *SRS) fwdErr(sender string, err error, detail string) error {

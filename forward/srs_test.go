@@ -580,17 +580,36 @@ func TestSystemClock(t *testing.T) {
 	assert.Equal(t, int64(-1), s.day())
 }
 
-func TestLowerASCII(t *testing.T) {
+func TestLowerInPlace(t *testing.T) {
 	t.Parallel()
-	require.Len(t, lowerASCII, 256)
-	for i := 0; i < 256; i++ {
-		want := byte(i)
-		if 'A' <= i && i <= 'Z' {
-			want = byte(i) + 'a' - 'A'
+	// Every octet, at every offset of an eight-octet word, with and
+	// without slack capacity, against the C locale's tolower.
+	for off := 0; off < 9; off++ {
+		for _, slack := range []int{0, 8} {
+			in := []byte(strings.Repeat("Q", off))
+			for i := 0; i < 256; i++ {
+				in = append(in, byte(i))
+			}
+			p := make([]byte, len(in), len(in)+slack)
+			copy(p, in)
+			lowerInPlace(p)
+			for i, c := range in {
+				want := c
+				if 'A' <= c && c <= 'Z' {
+					want = c + 'a' - 'A'
+				}
+				require.Equal(t, want, p[i], "offset %d octet %#x slack %d", off, c, slack)
+			}
 		}
-		require.Equal(t, want, lowerASCII[i], "octet %#x", i)
 	}
-	assert.Equal(t, []byte("jrmÜnchen.exampleÜser\xff"), macInput(newMACState([][]byte{[]byte("k")}), false, SRS0, "JR", "MÜNCHEN.example", "Üser\xff"))
+	st := newMACState([][]byte{[]byte("k")})
+	assert.Equal(t, []byte("jrmÜnchen.exampleÜser\xff"), macInput(st, false, SRS0, "JR", "MÜNCHEN.example", "Üser\xff"))
+	// Strict mode: tag, then lengths, which must not be lower-cased
+	// (0x41 is 'A').
+	long := strings.Repeat("B", 0x41)
+	assert.Equal(t, "SRS0\x00\x02jr\x00\x41"+strings.Repeat("b", 0x41)+"\x00\x01u",
+		string(macInput(st, true, SRS0, "JR", long, "U")))
+	assert.Equal(t, "SRS1\x00\x01h\x00\x02=x", string(macInput(st, true, SRS1, "H", "=X", "ignored")))
 }
 
 func TestIsASCII(t *testing.T) {
