@@ -177,6 +177,13 @@ func NewSRS(c Config) (*SRS, error) {
 	if d == "" {
 		return nil, &ConfigError{Field: "Domain", Msg: "the root is not a domain for SRS"}
 	}
+	// RFC 5321 §4.1.2: a Domain is made of letters, digits and hyphens
+	// (A-labels included), separated by dots.
+	for i := 0; i < len(d); i++ {
+		if c := d[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return nil, &ConfigError{Field: "Domain", Msg: "invalid character " + strconv.QuoteRune(rune(c)) + " in " + strconv.Quote(d)}
+		}
+	}
 	s.domain = d
 	if len(c.Secrets) == 0 {
 		return nil, &ConfigError{Field: "Secrets", Msg: "at least one secret is required"}

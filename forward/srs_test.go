@@ -439,6 +439,8 @@ func TestNewSRSConfig(t *testing.T) {
 		{"empty secret", func(c *Config) { c.Secrets = [][]byte{[]byte("a"), {}} }, "Secrets"},
 		{"bad domain", func(c *Config) { c.Domain = "a..b" }, "Domain"},
 		{"root domain", func(c *Config) { c.Domain = "." }, "Domain"},
+		{"user@domain", func(c *Config) { c.Domain = "srs@fwd.example" }, "Domain"},
+		{"underscore", func(c *Config) { c.Domain = "_srs.fwd.example" }, "Domain"},
 		{"bad separator", func(c *Config) { c.Separator = '_' }, "Separator"},
 		{"hash too long", func(c *Config) { c.HashLength = 28 }, "HashLength"},
 		{"hash negative", func(c *Config) { c.HashLength = -1 }, "HashLength"},
