@@ -433,3 +433,46 @@ func TestServerMailHook(t *testing.T) {
 	require.NotNil(t, got)
 	assert.Equal(t, "a@example.test", got.Path)
 }
+
+// countingConn counts writes.
+type countingConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes int
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.writes++
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// A multi-line reply goes out in one write (go-smtp writes every line
+// separately, which costs it CPU per session).
+func TestServerReplyOneWrite(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	client := dial(t, ln.Addr().String())
+	raw := <-accepted
+	defer raw.Close()
+	cc := &countingConn{Conn: raw}
+	sc := starttls.NewServerConn[struct{}](&starttls.Server{TLSConfig: &tls.Config{}}, cc)
+	reply := smtpwire.EHLOReply("mx.example.test", "hi", sc.Keywords("PIPELINING", "8BITMIME", "SIZE 1000"))
+	require.NoError(t, sc.Reply(context.Background(), reply))
+	got, err := smtpwire.NewReader(client, smtpwire.Limits{}).ReadReply()
+	require.NoError(t, err)
+	assert.Equal(t, "mx.example.test hi\nPIPELINING\n8BITMIME\nSIZE 1000\nSTARTTLS", got.Text)
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	assert.Equal(t, 1, cc.writes)
+}
