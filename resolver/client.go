@@ -218,6 +218,19 @@ func (c *Client) Query(ctx context.Context, name string, qtype uint16) (*Answer,
 	}
 }
 
+// ctxErr is ctx.Err(), or context.DeadlineExceeded once the deadline has
+// passed even if ctx's timer has not fired yet: a read that timed out at the
+// deadline must not be taken for a server timeout and retried.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
 func findCNAME(rrs []dns.RR, owner string) *dns.CNAME {
 	for _, rr := range rrs {
 		if cn, ok := rr.(*dns.CNAME); ok && cn.Hdr.Class == dns.ClassINET && strings.EqualFold(cn.Hdr.Name, owner) {
@@ -256,7 +269,7 @@ func (c *Client) ask(ctx context.Context, qname string, qtype uint16) (*dns.Msg,
 	)
 	for range c.attempts() {
 		for _, server := range c.servers {
-			if err := ctx.Err(); err != nil {
+			if err := ctxErr(ctx); err != nil {
 				return nil, server, contextError(qname, server.String(), err)
 			}
 			resp, err := c.exchange(ctx, server, qname, qtype, false)
@@ -265,7 +278,7 @@ func (c *Client) ask(ctx context.Context, qname string, qtype uint16) (*dns.Msg,
 			}
 			if err != nil {
 				lastErr, lastServer = err, server
-				if cerr := ctx.Err(); cerr != nil {
+				if cerr := ctxErr(ctx); cerr != nil {
 					return nil, server, contextError(qname, server.String(), cerr)
 				}
 				continue
@@ -309,8 +322,15 @@ func (c *Client) exchange(ctx context.Context, server netip.AddrPort, qname stri
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	d := net.Dialer{Deadline: deadline}
-	conn, err := d.DialContext(ctx, network, server.String())
+	var conn net.Conn
+	if tcp {
+		d := net.Dialer{Deadline: deadline}
+		conn, err = d.DialContext(ctx, network, server.String())
+	} else {
+		// A UDP "dial" only binds a random local port and sets the peer:
+		// it does not block, so it needs no context.
+		conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(server))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -319,8 +339,10 @@ func (c *Client) exchange(ctx context.Context, server netip.AddrPort, qname stri
 		return nil, err
 	}
 	// Cancelling ctx unblocks the read at once.
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
 	if _, err := conn.Write(query); err != nil {
 		return nil, err
 	}

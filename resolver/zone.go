@@ -452,7 +452,7 @@ func (z *Zone) resolve(qname string, qtype uint16) zoneResult {
 			return zoneResult{rcode: dns.RcodeRefused, cnames: res.cnames}
 		}
 		res.authentic = res.authentic && z.isSecure(cur)
-		rrs, exists := z.find(cur)
+		rrs, exists, synth := z.find(cur)
 		if !exists {
 			// RFC 6604 §3: the RCODE is that of the last name in the chain.
 			res.rcode = dns.RcodeNameError
@@ -463,9 +463,9 @@ func (z *Zone) resolve(qname string, qtype uint16) zoneResult {
 		for _, rr := range rrs {
 			switch {
 			case rr.Header().Rrtype == qtype:
-				res.records = append(res.records, rr)
+				res.records = append(res.records, own(rr, cur, synth))
 			case rr.Header().Rrtype == dns.TypeCNAME:
-				cname = rr.(*dns.CNAME)
+				cname = own(rr, cur, synth).(*dns.CNAME)
 			}
 		}
 		if len(res.records) > 0 || cname == nil || qtype == dns.TypeCNAME {
@@ -495,15 +495,13 @@ func (z *Zone) resolve(qname string, qtype uint16) zoneResult {
 	}
 }
 
-// find returns copies of the records of name, synthesised from a wildcard if
-// name does not exist itself, and whether the name exists.
-func (z *Zone) find(name string) ([]dns.RR, bool) {
+// find returns the records of name, or those of the wildcard that covers
+// it, and whether the name exists. The records are the zone's own: callers
+// copy what they return (see own), and set the owner name of wildcard
+// records to name (synthesised reports that).
+func (z *Zone) find(name string) (rrs []dns.RR, exists, synthesised bool) {
 	if n := z.names[name]; n != nil {
-		out := make([]dns.RR, len(n.rrs))
-		for i, rr := range n.rrs {
-			out[i] = dns.Copy(rr)
-		}
-		return out, true
+		return n.rrs, true, false
 	}
 	// RFC 4592 §3.3.1: find the closest encloser, the longest existing
 	// ancestor; if "*.<closest encloser>" exists, its records answer for
@@ -511,21 +509,26 @@ func (z *Zone) find(name string) ([]dns.RR, bool) {
 	// non-terminal) blocks the wildcard.
 	for p := parentName(name); ; p = parentName(p) {
 		if p == "." || z.names[p] != nil {
-			w := z.names["*."+strings.TrimPrefix(p, ".")]
+			w := z.names["*."+p]
 			if p == "." {
 				w = z.names["*."]
 			}
 			if w == nil {
-				return nil, false
+				return nil, false, false
 			}
-			out := make([]dns.RR, len(w.rrs))
-			for i, rr := range w.rrs {
-				out[i] = dns.Copy(rr)
-				out[i].Header().Name = name
-			}
-			return out, true
+			return w.rrs, true, true
 		}
 	}
+}
+
+// own returns a copy of rr that the caller may change, with owner name as
+// its owner when synthesised from a wildcard (RFC 4592 §3.3.1).
+func own(rr dns.RR, name string, synthesised bool) dns.RR {
+	c := dns.Copy(rr)
+	if synthesised {
+		c.Header().Name = name
+	}
+	return c
 }
 
 // soaFor returns a copy of the SOA of the closest enclosing zone apex of
