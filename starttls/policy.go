@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/smtpsec/smtpsec/internal/dnsname"
 )
 
 // DefaultMinVersion is the minimum TLS version when Policy.MinVersion is 0:
@@ -288,7 +290,7 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, now func() tim
 // (RFC 6125 §6 via x509.VerifyHostname; RFC 8461 §4.1 for "*." patterns).
 func matchNames(leaf *x509.Certificate, names []string) error {
 	for _, n := range names {
-		n = strings.TrimSuffix(strings.ToLower(n), ".")
+		n = referenceName(n)
 		if suffix, ok := strings.CutPrefix(n, "*."); ok {
 			if matchPattern(leaf, suffix) {
 				return nil
@@ -303,6 +305,25 @@ func matchNames(leaf *x509.Certificate, names []string) error {
 		}
 	}
 	return &NameError{Names: names, Certificate: leaf}
+}
+
+// referenceName returns a reference identifier in the form certificates
+// use: lower case, no trailing dot, A-labels for internationalised names
+// (RFC 6125 §6.2.1). An "*." prefix is kept; names that do not normalise
+// are compared as given, lower-cased, and will simply not match.
+func referenceName(n string) string {
+	n = strings.TrimSuffix(strings.ToLower(n), ".")
+	if _, err := netip.ParseAddr(n); err == nil {
+		return n
+	}
+	prefix, rest := "", n
+	if r, ok := strings.CutPrefix(n, "*."); ok {
+		prefix, rest = "*.", r
+	}
+	if a, err := dnsname.Normalize(rest); err == nil && a != "" {
+		return prefix + a
+	}
+	return n
 }
 
 // matchPattern reports whether a DNS-ID of leaf lies exactly one label

@@ -102,6 +102,8 @@ func TestTLSConfigNames(t *testing.T) {
 		{"wildcard cert one label", []string{"*.example.net"}, []string{"mx.example.net"}, true},
 		{"wildcard cert not two", []string{"*.example.net"}, []string{"a.mx.example.net"}, false},
 		{"wildcard in the middle is not a pattern", []string{"mx.example.net"}, []string{"mx.*.net"}, false},
+		{"internationalised name", []string{"xn--bcher-kva.example"}, []string{"Bücher.example."}, true},
+		{"internationalised pattern", []string{"mx.xn--bcher-kva.example"}, []string{"*.bücher.example"}, true},
 		{"ip literal", []string{"192.0.2.25"}, []string{"192.0.2.25"}, true},
 		{"mismatch", []string{"mx.example.net"}, []string{"mx.example.org"}, false},
 	}
