@@ -22,8 +22,8 @@
 //
 // The results are the [Result] constants, whose values are the RFC tokens
 // (§2.6): none, neutral, pass, fail, softfail, temperror and permerror.
-// RFC 7208 §8 says what a receiver may do with each: fail usually means a
-// 550 5.7.23 rejection, temperror a 451 4.4.3 deferral.
+// RFC 7208 §8 says what a receiver may do with each: a fail is commonly
+// rejected, a temperror deferred with a 4xx reply.
 //
 // # Using it
 //
@@ -89,7 +89,9 @@
 // are parsed in linear time; a 64 KiB record or one of 10,000 terms costs a
 // parse and at most 10 DNS-querying terms. Macro expansion is bounded: a
 // domain is built in a window of 2 KiB and truncated to 253 octets from the
-// left (§7.3), an explanation is cut at 1 KiB. Loops end as permerror, never
+// left (§7.3), an explanation is cut at 1 KiB, and an expansion that would
+// produce more than 256 KiB (many macros over a long sender) fails: the
+// name is then treated as non-existent, the explanation as unusable. Loops end as permerror, never
 // as unbounded recursion. Every lookup takes the caller's context, and a
 // cancelled context ends the check with TempError; a receiver should give
 // each check a deadline (§4.6.4 suggests at least 20 seconds).

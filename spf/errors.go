@@ -39,18 +39,36 @@ var (
 	ErrInvalidIP = errors.New("spf: invalid client IP address")
 )
 
-// Sentinels wrapped by [*SyntaxError], saying what is wrong.
+// Sentinels wrapped by [*SyntaxError], saying what is wrong (RFC 7208 §12).
 var (
-	ErrNotSPF            = errors.New("not a v=spf1 record")
-	ErrInvalidCharacter  = errors.New("character outside printable US-ASCII")
-	ErrUnknownMechanism  = errors.New("unknown mechanism")
-	ErrInvalidTerm       = errors.New("invalid term")
-	ErrInvalidIPNetwork  = errors.New("invalid IP address or prefix length")
-	ErrInvalidCIDR       = errors.New("invalid CIDR length")
+	// ErrNotSPF: the text does not start with "v=spf1" and a space or its
+	// end (§4.5).
+	ErrNotSPF = errors.New("not a v=spf1 record")
+	// ErrInvalidCharacter: an octet outside printable US-ASCII and space
+	// (§3.1, §4.6.1).
+	ErrInvalidCharacter = errors.New("character outside printable US-ASCII")
+	// ErrUnknownMechanism: a term that is neither a known mechanism nor a
+	// name=value modifier (§4.6.1, §5).
+	ErrUnknownMechanism = errors.New("unknown mechanism")
+	// ErrInvalidTerm: a known mechanism with an argument it does not take,
+	// such as "all:x" or "ptr/24".
+	ErrInvalidTerm = errors.New("invalid term")
+	// ErrInvalidIPNetwork: ip4 or ip6 without a valid address of its
+	// family (§5.6).
+	ErrInvalidIPNetwork = errors.New("invalid IP address or prefix length")
+	// ErrInvalidCIDR: a prefix length out of range or with a leading zero
+	// (§5.6).
+	ErrInvalidCIDR = errors.New("invalid CIDR length")
+	// ErrInvalidDomainSpec: a missing or empty domain-spec, or one that
+	// does not end in a macro or a valid top label (§7.1).
 	ErrInvalidDomainSpec = errors.New("invalid domain-spec")
-	ErrInvalidMacro      = errors.New("invalid macro")
+	// ErrInvalidMacro: a "%" not starting a valid macro, or a macro letter
+	// not allowed where it is (c, r, t outside explanations) (§7.1).
+	ErrInvalidMacro = errors.New("invalid macro")
+	// ErrDuplicateModifier: redirect= or exp= given twice (§6).
 	ErrDuplicateModifier = errors.New("redirect or exp given twice")
-	ErrEmptyTerm         = errors.New("empty term")
+	// ErrEmptyTerm: a term that is only a qualifier.
+	ErrEmptyTerm = errors.New("empty term")
 )
 
 // Error is the error of a check that ended in TempError or PermError. It
