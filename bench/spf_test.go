@@ -83,13 +83,14 @@ func spfScenarios() []spfScenario {
 
 // BenchmarkSPF runs the four scenarios with smtpsec/spf, blitiri spf
 // v1.6.0 and mox spf v0.0.15 on the same in-memory DNS data. Compare with
-// benchstat; the names are BenchmarkSPF/<scenario>/<implementation>.
+// benchstat -col /impl; the names are
+// BenchmarkSPF/scenario=<scenario>/impl=<implementation>.
 func BenchmarkSPF(b *testing.B) {
 	for _, sc := range spfScenarios() {
 		d := newMemDNS(sc.records...)
 		ip := netip.MustParseAddr(sc.ip)
 		local, domain, _ := strings.Cut(sc.sender, "@")
-		b.Run(sc.name+"/smtpsec", func(b *testing.B) {
+		b.Run("scenario="+sc.name+"/impl=smtpsec", func(b *testing.B) {
 			c := &spf.Checker{Resolver: smtpsecResolver{d}}
 			ctx := context.Background()
 			in := spf.Input{IP: ip, HELO: sc.helo, MailFrom: sc.sender}
@@ -101,7 +102,7 @@ func BenchmarkSPF(b *testing.B) {
 				_, _ = c.Check(ctx, in)
 			}
 		})
-		b.Run(sc.name+"/blitiri", func(b *testing.B) {
+		b.Run("scenario="+sc.name+"/impl=blitiri", func(b *testing.B) {
 			r := blitiriResolver{d}
 			nip := net.IP(ip.AsSlice())
 			ctx := context.Background()
@@ -113,7 +114,7 @@ func BenchmarkSPF(b *testing.B) {
 				_, _ = blitiri.CheckHostWithSender(nip, sc.helo, sc.sender, blitiri.WithResolver(r), blitiri.WithContext(ctx))
 			}
 		})
-		b.Run(sc.name+"/mox", func(b *testing.B) {
+		b.Run("scenario="+sc.name+"/impl=mox", func(b *testing.B) {
 			r := moxResolver{d}
 			dom, err := moxdns.ParseDomain(domain)
 			if err != nil {
