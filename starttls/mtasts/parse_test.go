@@ -36,6 +36,8 @@ func TestParseRecord(t *testing.T) {
 		{"other version", "v=STSv2; id=a", "", nil, false},
 		{"version prefix", "v=STSv10; id=a", "", nil, false},
 		{"leading space", " v=STSv1; id=a", "", nil, false},
+		{"junk after version", "v=STSv1 x; id=a", "", nil, false},
+		{"space before first sep", "v=STSv1 ; id=a", "a", nil, true},
 		{"empty field", "v=STSv1;; id=a", "", nil, false},
 		{"ext without value", "v=STSv1; id=a; x=", "", nil, false},
 		{"ext bad name", "v=STSv1; id=a; _x=1", "", nil, false},

@@ -61,18 +61,21 @@ func ParseRecord(txt string) (*Record, error) {
 	if !isSTSRecord(txt) {
 		return fail("does not start with v=STSv1")
 	}
-	fields := strings.Split(txt, ";")
 	var r Record
 	haveID := false
-	for i, f := range fields {
+	// After "v=STSv1" only white space may come before the first ";".
+	first, rest, found := strings.Cut(txt[len("v="+Version):], ";")
+	if strings.Trim(first, " \t") != "" {
+		return fail("fields must be separated by ';'")
+	}
+	for n := 0; found; n++ {
+		var f string
+		f, rest, found = strings.Cut(rest, ";")
 		// RFC 8461 §3.1: sts-sep = *WSP %x3B *WSP.
 		f = strings.Trim(f, " \t")
-		if i == 0 {
-			continue // "v=STSv1", checked above
-		}
 		if f == "" {
-			if i == len(fields)-1 && i > 1 {
-				continue // the optional trailing sts-sep
+			if !found && n > 0 {
+				break // the optional trailing sts-sep
 			}
 			return fail("empty field")
 		}
