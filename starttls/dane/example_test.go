@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/smtpsec/smtpsec/resolver"
+	"github.com/smtpsec/smtpsec/resolver/resolvertest"
 	"github.com/smtpsec/smtpsec/starttls"
 	"github.com/smtpsec/smtpsec/starttls/dane"
 )
@@ -38,10 +39,17 @@ mail.example.com.         CNAME mx.example.com.
 _25._tcp.mx.example.com.  TLSA  3 1 1 0C72AC70B745AC19998811B131D662C9AC69DBDBE7CB23E5B514B56664C5D3D6
 `), ".")
 	_ = zone.SetSecure("example.com", true)
+	// A validating resolver on loopback that serves the zone.
+	srv, err := resolvertest.Start(zone)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
 
 	// The MX lookup for example.com (done by the caller) was secure and
 	// named mail.example.com.
-	h, err := dane.Lookup(context.Background(), zone, dane.Input{Domain: "example.com", MXSecure: true, Host: "mail.example.com"})
+	h, err := dane.Lookup(context.Background(), srv.Client(), dane.Input{Domain: "example.com", MXSecure: true, Host: "mail.example.com"})
 	if err != nil {
 		fmt.Println("do not use this MX:", err)
 		return

@@ -2,6 +2,7 @@ package mtasts_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"crypto/tls"
-
 	"github.com/smtpsec/smtpsec/internal/testcert"
 	"github.com/smtpsec/smtpsec/resolver"
+	"github.com/smtpsec/smtpsec/resolver/resolvertest"
 	"github.com/smtpsec/smtpsec/starttls"
 	"github.com/smtpsec/smtpsec/starttls/mtasts"
 )
@@ -47,7 +47,7 @@ func ExampleParseRecord() {
 }
 
 // This example serves a policy from a local HTTPS server and the TXT record
-// from an in-memory zone, then maps the policy to starttls policies for two
+// from a local DNS server, then maps the policy to starttls policies for two
 // MX hosts.
 func ExampleClient_Get() {
 	ca := testcert.NewCA(&testing.T{}) // in a test, use the test's own *testing.T
@@ -60,8 +60,14 @@ func ExampleClient_Get() {
 	defer srv.Close()
 
 	zone, _ := resolver.ParseZone(strings.NewReader(`_mta-sts.example.com. 300 TXT "v=STSv1; id=1"`), ".")
+	dns, err := resolvertest.Start(zone) // a DNS server on loopback
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer dns.Close()
 	c := &mtasts.Client{
-		Resolver: zone,
+		Resolver: dns.Client(),
 		// An HTTP client that reaches mta-sts.example.com at the local
 		// server and trusts the test CA.
 		HTTPClient: &http.Client{Transport: &http.Transport{
