@@ -3,6 +3,7 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -287,6 +288,68 @@ func TestQueryAgree(t *testing.T) {
 					assert.Equal(t, tc.rcode == dns.RcodeSuccess && len(tc.records) == 0, a.NoData())
 				})
 			}
+		})
+	}
+}
+
+// TestErrorCauses checks the UnwrapErr causes, the same on both paths.
+func TestErrorCauses(t *testing.T) {
+	t.Parallel()
+	for bname, r := range backends(t) {
+		t.Run(bname, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			_, err := r.LookupTXT(ctx, "mx1.example.test")
+			assert.ErrorIs(t, err, resolver.ErrNoData)
+			_, err = r.LookupTXT(ctx, "nx.example.test")
+			var rc *resolver.RcodeError
+			require.ErrorAs(t, err, &rc)
+			assert.Equal(t, dns.RcodeNameError, rc.Rcode)
+			assert.Equal(t, "resolver: server answered NXDOMAIN", rc.Error())
+			_, err = r.LookupTXT(ctx, "fail.example.test")
+			require.ErrorAs(t, err, &rc)
+			assert.Equal(t, dns.RcodeServerFailure, rc.Rcode)
+			_, err = r.LookupTXT(ctx, "loop1.example.test")
+			assert.ErrorIs(t, err, resolver.ErrCNAMELoop)
+			assert.Contains(t, err.Error(), "CNAME loop")
+			_, err = r.LookupAddr(ctx, "192.0.2")
+			assert.ErrorIs(t, err, resolver.ErrUnknownAddress)
+			_, err = r.LookupNetIP(ctx, "tcp", "example.test")
+			var une net.UnknownNetworkError
+			assert.ErrorAs(t, err, &une)
+			_, err = r.LookupTXT(ctx, "a@b.example.test")
+			var ne *resolver.NameError
+			require.ErrorAs(t, err, &ne)
+			assert.Equal(t, byte('@'), ne.Octet)
+			assert.True(t, resolver.IsNotFound(err))
+		})
+	}
+}
+
+// TestCNAMEChainBound builds chains just under and just over MaxCNAMEChain.
+func TestCNAMEChainBound(t *testing.T) {
+	t.Parallel()
+	z := new(resolver.Zone)
+	var b strings.Builder
+	for i := range resolver.MaxCNAMEChain + 1 {
+		fmt.Fprintf(&b, "c%d.example.test. IN CNAME c%d.example.test.\n", i, i+1)
+	}
+	fmt.Fprintf(&b, "c%d.example.test. IN A 192.0.2.1\n", resolver.MaxCNAMEChain+1)
+	require.NoError(t, z.Add(b.String()))
+	srv := resolvertest.NewServer(t, z)
+	for bname, r := range map[string]resolverQuerier{"zone": z, "wire": srv.Client()} {
+		t.Run(bname, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			// From c1 the chain has MaxCNAMEChain CNAMEs: followed.
+			a, err := r.Query(ctx, "c1.example.test", dns.TypeA)
+			require.NoError(t, err)
+			assert.Len(t, a.CNAMEs, resolver.MaxCNAMEChain)
+			assert.Len(t, a.Records, 1)
+			// From c0 it has one more: refused as temporary.
+			_, err = r.Query(ctx, "c0.example.test", dns.TypeA)
+			checkErr(t, err, temporary, "c0.example.test")
+			assert.ErrorIs(t, err, resolver.ErrCNAMEChain)
 		})
 	}
 }

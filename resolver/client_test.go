@@ -426,3 +426,20 @@ func TestReverseName(t *testing.T) {
 	_, err := resolver.ReverseName("192.0.2")
 	assert.True(t, errors.Is(err, resolver.ErrUnknownAddress))
 }
+
+// TestClientZeroValue uses the zero Client (servers from /etc/resolv.conf)
+// without touching the network: the context is already cancelled.
+func TestClientZeroValue(t *testing.T) {
+	t.Parallel()
+	var c resolver.Client
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	_, err := c.LookupTXT(ctx, "example.test")
+	assert.Less(t, time.Since(start), 100*time.Millisecond)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	var de *net.DNSError
+	require.ErrorAs(t, err, &de)
+	assert.NotEmpty(t, de.Server, "a server was chosen from resolv.conf or the default")
+}

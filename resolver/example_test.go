@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/smtpsec/smtpsec/resolver"
+	"github.com/smtpsec/smtpsec/resolver/resolvertest"
 )
 
 func ExampleParseZone() {
@@ -74,4 +75,38 @@ _25._tcp.example.test.  IN TLSA  3 1 1 0123456789abcdef0123456789abcdef012345678
 	// www.example.test. via example.test. authentic: true
 	// 192.0.2.1
 	// NXDOMAIN: true
+}
+
+// A Client asks recursive resolvers; here a resolvertest server on
+// loopback stands in for one.
+func ExampleClient() {
+	z := new(resolver.Zone)
+	_ = z.Add(`
+example.test.           IN MX  10 mx1.example.test.
+mx1.example.test.       IN A   192.0.2.25
+mx1.example.test.       IN AAAA 2001:db8::25
+`)
+	srv, err := resolvertest.Start(z)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+
+	c := &resolver.Client{Servers: []string{srv.Addr()}} // loopback: its AD bit is trusted
+	ctx := context.Background()
+	mxs, err := c.LookupMX(ctx, "example.test")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, mx := range mxs {
+		ips, _ := c.LookupNetIP(ctx, "ip", mx.Host)
+		fmt.Println(mx.Pref, mx.Host, ips)
+	}
+	_, err = c.LookupMX(ctx, "mx1.example.test")
+	fmt.Println("NODATA is not found:", resolver.IsNotFound(err))
+	// Output:
+	// 10 mx1.example.test. [192.0.2.25 2001:db8::25]
+	// NODATA is not found: true
 }

@@ -475,6 +475,10 @@ func (z *Zone) resolve(qname string, qtype uint16) zoneResult {
 			return res
 		}
 		// RFC 1034 §4.3.2 step 3a: restart the lookup at the CNAME target.
+		if len(res.cnames) >= MaxCNAMEChain {
+			res.chainErr = ErrCNAMEChain
+			return res
+		}
 		res.cnames = append(res.cnames, cname)
 		target, err := canonicalName(cname.Target)
 		if err != nil {
@@ -486,10 +490,6 @@ func (z *Zone) resolve(qname string, qtype uint16) zoneResult {
 				res.chainErr = ErrCNAMELoop
 				return res
 			}
-		}
-		if len(res.cnames) >= MaxCNAMEChain {
-			res.chainErr = ErrCNAMEChain
-			return res
 		}
 		cur = target
 	}
