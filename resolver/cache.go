@@ -114,8 +114,8 @@ func responseTTL(m *dns.Msg) (uint32, bool) {
 type MemoryCache struct {
 	// MaxEntries bounds the number of entries. If 0, 10000 is used.
 	MaxEntries int
-	// MaxTTL caps the time an entry is kept. If 0, one day is used
-	// (the cap RFC 8767 §4 suggests for TTLs).
+	// MaxTTL caps the time an entry is kept. If 0, one day is used (as
+	// Unbound's default cache-max-ttl).
 	MaxTTL time.Duration
 	// Now returns the current time. If nil, time.Now is used.
 	Now func() time.Time

@@ -66,10 +66,10 @@ type Client struct {
 	UDPSize uint16
 
 	// TrustAD reports whether server is trusted to validate DNSSEC, so
-	// that its AD bit makes an answer Authentic (RFC 4035 §4.9.3,
-	// RFC 6698 §4.1: only a resolver on a secure channel, typically on the
-	// same host, can be trusted). If nil, loopback servers are trusted and
-	// no other.
+	// that its AD bit makes an answer Authentic (RFC 4035 §4.9.3: a stub
+	// resolver can only rely on the AD bit of a recursive server it
+	// trusts, over a secure channel, typically one on the same host). If
+	// nil, loopback servers are trusted and no other.
 	TrustAD func(server netip.AddrPort) bool
 
 	// Cache stores responses for their TTL. If nil, nothing is cached.
@@ -309,7 +309,7 @@ func (c *Client) ask(ctx context.Context, qname string, qtype uint16) (*dns.Msg,
 // exchange sends one query to server over UDP or TCP and waits for the
 // matching response.
 func (c *Client) exchange(ctx context.Context, server netip.AddrPort, qname string, qtype uint16, tcp bool) (*dns.Msg, error) {
-	id := uint16(rand.Uint32()) // RFC 5452 §4.3: unpredictable ID; the source port is random too.
+	id := uint16(rand.Uint32()) // RFC 5452 §3: an unpredictable ID, and a fresh random source port.
 	query, err := c.packQuery(id, qname, qtype, tcp)
 	if err != nil {
 		return nil, err
@@ -374,7 +374,7 @@ func (c *Client) exchange(ctx context.Context, server netip.AddrPort, qname stri
 			if tcp {
 				return nil, errors.Join(ErrMalformedResponse, err)
 			}
-			continue // RFC 5452 §9.1: ignore what does not match, keep waiting
+			continue // RFC 5452 §3: ignore what does not match, keep waiting
 		}
 		if !m.Response || m.Id != id || !questionMatches(m, qname, qtype) {
 			if tcp {

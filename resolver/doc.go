@@ -40,8 +40,8 @@
 //
 // The AD bit is only as good as the path from the validating resolver: a
 // Client believes it only from servers TrustAD accepts, by default loopback
-// addresses (a validating resolver on the same host, RFC 6698 §4.1, RFC 7672
-// §1.3). Answers from other servers are never Authentic. Responses must come
+// addresses (a validating resolver on the same host, RFC 4035 §4.9.3).
+// Answers from other servers are never Authentic. Responses must come
 // from the server asked, carry the query's random ID and repeat its question
 // (RFC 5452); others are ignored. Names are normalised with
 // internal/dnsname before use, so U-labels and mixed case cannot create

@@ -41,6 +41,7 @@ type RcodeError struct {
 	Rcode int // dns.RcodeNameError, dns.RcodeServerFailure, ...
 }
 
+// Error names the response code, e.g. "resolver: server answered NXDOMAIN".
 func (e *RcodeError) Error() string {
 	s, ok := dns.RcodeToString[e.Rcode]
 	if !ok {

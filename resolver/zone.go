@@ -111,6 +111,7 @@ var (
 	ErrBadRecord = errors.New("resolver: record data missing or unusable")
 )
 
+// Error describes the problem, with the line and name when known.
 func (e *ZoneError) Error() string {
 	var b strings.Builder
 	b.WriteString("resolver: zone")
@@ -405,6 +406,7 @@ type NameError struct {
 	Octet byte   // the first octet refused
 }
 
+// Error names the refused octet and the name.
 func (e *NameError) Error() string {
 	return "resolver: octet " + strconv.QuoteRune(rune(e.Octet)) + " not allowed in name " + strconv.Quote(e.Name)
 }

@@ -37,6 +37,8 @@ type Error struct {
 	Cause error
 }
 
+// Error returns the sentinel's text, the name (quoted, shortened) and the
+// IDNA cause if any.
 func (e *Error) Error() string {
 	s := e.Err.Error() + ": " + quote(e.Name)
 	if e.Cause != nil {
