@@ -190,13 +190,12 @@ func foldHashByte(c byte) byte {
 	return byte(x)
 }
 
-// hashMatches reports whether given matches expected on their first n
-// characters, after folding, in time that depends only on n.
+// hashMatches reports (as 1 or 0) whether given matches expected on their
+// first n characters, after folding, in time that depends only on n.
 func hashMatches(given string, expected *[28]byte, n int) int {
-	var g, e [maxHashLength]byte
-	for i := 0; i < n; i++ {
-		g[i] = foldHashByte(given[i])
-		e[i] = foldHashByte(expected[i])
+	var diff byte
+	for i := 0; i < n && i < len(given) && i < len(expected); i++ {
+		diff |= foldHashByte(given[i]) ^ foldHashByte(expected[i])
 	}
-	return subtle.ConstantTimeCompare(g[:n], e[:n])
+	return subtle.ConstantTimeByteEq(diff, 0)
 }

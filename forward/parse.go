@@ -183,43 +183,48 @@ func parseFields(local string, a *Address) *fieldError {
 	}
 	a.Kind, a.Separator = kind, local[4]
 	rest := local[5:]
-	if kind == SRS1 {
-		// libsrs2 srs_parse_guarded: "No hash / host / user in SRS1 address".
-		if rest == "" {
-			return errNoHash0
-		}
-		i := strings.IndexByte(rest, '=')
-		if i < 0 {
-			return errNoFirstHop
-		}
-		a.Hash, rest = rest[:i], rest[i+1:]
-		j := strings.IndexByte(rest, '=')
-		if j < 0 {
-			return errNoOpaque
-		}
-		a.FirstHop, a.Opaque = rest[:j], rest[j+1:]
-		return nil
-	}
-	// libsrs2 srs_parse_shortcut: "No hash / timestamp / host / user in
-	// SRS0 address".
 	if rest == "" {
+		// libsrs2: "No hash in SRS0 / SRS1 address".
 		return errNoHash0
 	}
-	i := strings.IndexByte(rest, '=')
-	if i < 0 {
+	// The positions of the first three '=' of rest (SRS1 uses two); a
+	// plain loop beats three calls of strings.IndexByte on addresses this
+	// short.
+	var eq [3]int
+	found := 0
+	for i := 0; i < len(rest) && found < 3; i++ {
+		if rest[i] == '=' {
+			eq[found] = i
+			found++
+		}
+	}
+	if kind == SRS1 {
+		// libsrs2 srs_parse_guarded: "No host / user in SRS1 address".
+		switch found {
+		case 0:
+			return errNoFirstHop
+		case 1:
+			return errNoOpaque
+		}
+		a.Hash = rest[:eq[0]]
+		a.FirstHop = rest[eq[0]+1 : eq[1]]
+		a.Opaque = rest[eq[1]+1:]
+		return nil
+	}
+	// libsrs2 srs_parse_shortcut: "No timestamp / host / user in SRS0
+	// address".
+	switch found {
+	case 0:
 		return errNoStamp
-	}
-	a.Hash, rest = rest[:i], rest[i+1:]
-	j := strings.IndexByte(rest, '=')
-	if j < 0 {
+	case 1:
 		return errNoHost
-	}
-	a.Timestamp, rest = rest[:j], rest[j+1:]
-	k := strings.IndexByte(rest, '=')
-	if k < 0 {
+	case 2:
 		return errNoUser
 	}
-	a.Host, a.User = rest[:k], rest[k+1:]
+	a.Hash = rest[:eq[0]]
+	a.Timestamp = rest[eq[0]+1 : eq[1]]
+	a.Host = rest[eq[1]+1 : eq[2]]
+	a.User = rest[eq[2]+1:]
 	if _, ok := decodeStamp(a.Timestamp); !ok {
 		return errBadStamp
 	}

@@ -2,10 +2,10 @@ package forward
 
 import (
 	"encoding/binary"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/smtpsec/smtpsec/internal/dnsname"
@@ -94,9 +94,10 @@ type Config struct {
 	LimitLocalPart bool
 
 	// Now returns the current time; only its UTC day is used. nil means the
-	// system clock, of which the wall time is read at most once a minute
-	// and advanced with the monotonic clock in between (a step of the
-	// system clock takes effect within a minute).
+	// system clock: the current day is then cached, and refreshed by a
+	// timer at each UTC midnight and at least once a minute, so that a step
+	// of the system clock takes effect within a minute. The timer stops
+	// when the SRS is garbage collected.
 	Now func() time.Time
 }
 
@@ -116,42 +117,19 @@ type SRS struct {
 	strict         bool
 	limitLocalPart bool
 	now            func() time.Time // Config.Now; nil for the system clock
-	clock          atomic.Pointer[clockAnchor]
-	pool           sync.Pool // *macState
+	sys            *sysDay          // the system clock's day, when now is nil
+	pool           sync.Pool        // *macState
 }
 
-// clockAnchor is a reading of the system clock, wall and monotonic.
-type clockAnchor struct {
-	t        time.Time // with its monotonic reading
-	unixNano int64
-}
-
-// anchorLife is how long a clock anchor is used before the wall clock is
-// read again.
-const anchorLife = time.Minute
-
-// day returns the current UTC day number. With Config.Now nil, it reads the
-// wall clock at most once per anchorLife and advances that reading with the
-// monotonic clock in between: one clock read instead of two, a quarter of a
-// Forward on a virtual machine. A step of the system clock therefore takes
-// effect within a minute; slewing (NTP) shifts it by milliseconds at most.
+// day returns the current UTC day number: from Config.Now if set, else
+// from the cache of the system clock, which costs an atomic load instead
+// of a clock read (a clock read is a quarter of a Forward on a virtual
+// machine).
 func (s *SRS) day() int64 {
 	if s.now != nil {
 		return dayNumber(s.now())
 	}
-	if a := s.clock.Load(); a != nil {
-		if e := time.Since(a.t); e >= 0 && e < anchorLife {
-			n := a.unixNano + int64(e)
-			d := n / (86400 * int64(time.Second))
-			if n < 0 && n%(86400*int64(time.Second)) != 0 {
-				d--
-			}
-			return d
-		}
-	}
-	t := time.Now()
-	s.clock.Store(&clockAnchor{t: t, unixNano: t.UnixNano()})
-	return dayNumber(t)
+	return s.sys.day.Load()
 }
 
 // NewSRS validates c and returns an SRS. Errors wrap ErrInvalidConfig in a
@@ -235,6 +213,12 @@ func NewSRS(c Config) (*SRS, error) {
 	}
 	secrets := s.secrets
 	s.pool.New = func() any { return newMACState(secrets) }
+	if s.now == nil {
+		s.sys = newSysDay()
+		// The timer's callback holds the sysDay, not s, so s can become
+		// unreachable; then the timer is stopped.
+		runtime.AddCleanup(s, (*sysDay).stop, s.sys)
+	}
 	return s, nil
 }
 

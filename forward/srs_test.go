@@ -2,6 +2,7 @@ package forward
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -562,24 +563,48 @@ func TestErrorText(t *testing.T) {
 func TestSystemClock(t *testing.T) {
 	t.Parallel()
 	s := newTestSRS(t, func(c *Config) { c.Now = nil })
+	require.NotNil(t, s.sys)
 	for range 3 {
-		want := dayNumber(time.Now())
-		if got := s.day(); got == want || got == dayNumber(time.Now()) {
+		if got := s.day(); got == dayNumber(time.Now()) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond) // crossed midnight UTC: try again
-		require.Equal(t, dayNumber(time.Now()), s.day())
 	}
-	// A fresh anchor is trusted...
-	s.clock.Store(&clockAnchor{t: time.Now(), unixNano: 3 * 86400e9})
-	assert.Equal(t, int64(3), s.day())
-	// ...an old one is replaced by a new reading of the wall clock.
-	s.clock.Store(&clockAnchor{t: time.Now().Add(-anchorLife - time.Second), unixNano: 3 * 86400e9})
-	assert.InDelta(t, dayNumber(time.Now()), s.day(), 1)
-	assert.NotEqual(t, int64(3), s.day())
+	assert.Equal(t, dayNumber(time.Now()), s.day())
+
+	var c sysDay
+	noon := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	assert.Equal(t, sysDayRefresh, c.refresh(noon))
+	assert.Equal(t, int64(20785), c.day.Load())
+	assert.Equal(t, 30*time.Second, c.refresh(time.Date(2026, 11, 28, 23, 59, 30, 0, time.UTC)))
+	assert.Equal(t, time.Millisecond, c.refresh(time.Date(2026, 11, 28, 23, 59, 59, 999999999, time.UTC)))
+	assert.Equal(t, sysDayRefresh, c.refresh(time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)))
+	assert.Equal(t, int64(20786), c.day.Load())
 	// Negative times round down.
-	s.clock.Store(&clockAnchor{t: time.Now(), unixNano: -86400e9 / 2})
-	assert.Equal(t, int64(-1), s.day())
+	c.refresh(time.Unix(-1, 0))
+	assert.Equal(t, int64(-1), c.day.Load())
+
+	// An injected clock needs no timer.
+	assert.Nil(t, newTestSRS(t, nil).sys)
+}
+
+// TestSystemClockTimerStops checks that the refresh timer of an SRS that
+// is no longer referenced is stopped.
+func TestSystemClockTimerStops(t *testing.T) {
+	t.Parallel()
+	s, err := NewSRS(Config{Domain: "fwd.example", Secrets: [][]byte{[]byte("k")}})
+	require.NoError(t, err)
+	c := s.sys
+	_, err = s.Forward("user@example.com")
+	require.NoError(t, err)
+	s = nil
+	_ = s
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.isStopped() {
+		require.True(t, time.Now().Before(deadline), "timer not stopped after the SRS became garbage")
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestLowerInPlace(t *testing.T) {
