@@ -174,6 +174,11 @@
 // the message ("553 5.1.7 local part too long"). There is no database mode
 // for such senders (postsrsd 2.x has one).
 //
+// With Config.Now nil, an SRS keeps the current UTC day in a cache that a
+// timer refreshes at each midnight and at least once a minute; the timer
+// stops when the SRS is garbage collected. The hot paths therefore read no
+// clock.
+//
 // The package rewrites addresses; deciding when to rewrite (only for mail
 // leaving for a remote destination, not for local delivery) is the MTA's
 // job.
