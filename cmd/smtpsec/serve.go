@@ -71,6 +71,7 @@ type serveCommon struct {
 	maxRequests     int
 	idleTimeout     time.Duration
 	shutdownTimeout time.Duration
+	socketMode      string
 }
 
 func (c *serveCommon) register(fs *flag.FlagSet) {
@@ -81,6 +82,7 @@ func (c *serveCommon) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxRequests, "max-requests", postfix.DefaultMaxRequestsPerConn, "`requests` on one connection before it is closed (Postfix reconnects)")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", postfix.DefaultIdleTimeout, "close a connection idle this `duration`")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", postfix.DefaultShutdownTimeout, "at SIGTERM, wait this `duration` for requests in progress")
+	fs.StringVar(&c.socketMode, "socket-mode", "0660", "permissions (`octal`) of a unix:/path socket; Postfix's user must be able to write it")
 }
 
 func (c *serveCommon) limits(handlerTimeout time.Duration) postfix.Limits {
@@ -185,15 +187,23 @@ func (l *listFlag) Set(v string) error {
 }
 
 // listen opens a listener for addr: "host:port" or "inet:host:port" for
-// TCP, "unix:/path" for a UNIX-domain socket (a stale socket file at path
-// is replaced; other files are not touched).
-func listen(ctx context.Context, addr string) (net.Listener, error) {
+// TCP, "unix:/path" for a UNIX-domain socket with permissions mode (a stale
+// socket file at path is replaced; other files are not touched).
+func listen(ctx context.Context, addr string, mode fs.FileMode) (net.Listener, error) {
 	var lc net.ListenConfig
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSocket != 0 {
 			_ = os.Remove(path)
 		}
-		return lc.Listen(ctx, "unix", path)
+		ln, err := lc.Listen(ctx, "unix", path)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		return ln, nil
 	}
 	addr = strings.TrimPrefix(addr, "inet:")
 	return lc.Listen(ctx, "tcp", addr)
@@ -240,10 +250,14 @@ func listenAddr(ln net.Listener) string {
 
 // openListeners listens on every address, or closes those opened and
 // returns the error.
-func openListeners(ctx context.Context, addrs []string) ([]net.Listener, error) {
+func (c *serveCommon) openListeners(ctx context.Context, addrs []string) ([]net.Listener, error) {
+	mode, err := strconv.ParseUint(c.socketMode, 8, 32)
+	if err != nil || mode > 0o777 {
+		return nil, fmt.Errorf("--socket-mode: %q is not an octal permission such as 0660", c.socketMode)
+	}
 	var lns []net.Listener
 	for _, a := range addrs {
-		ln, err := listen(ctx, a)
+		ln, err := listen(ctx, a, fs.FileMode(mode))
 		if err != nil {
 			for _, l := range lns {
 				l.Close()

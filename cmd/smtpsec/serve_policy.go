@@ -393,7 +393,7 @@ func servePolicy(ctx context.Context, args []string, e env) int {
 		cache:       newInstanceCache(10000, 10*time.Minute),
 		logger:      logger,
 	}
-	lns, err := openListeners(ctx, []string{*addr})
+	lns, err := c.openListeners(ctx, []string{*addr})
 	if err != nil {
 		return fail(e, exitUsage, err)
 	}

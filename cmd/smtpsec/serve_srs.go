@@ -204,7 +204,7 @@ func serveSRS(ctx context.Context, args []string, e env) int {
 			})
 		}
 	}
-	lns, err := openListeners(ctx, addrs)
+	lns, err := c.openListeners(ctx, addrs)
 	if err != nil {
 		return fail(e, exitUsage, err)
 	}

@@ -411,3 +411,66 @@ func TestServeUsage(t *testing.T) {
 	assert.Equal(t, exitOK, r.code)
 	assert.Contains(t, r.stdout, "Configuration file")
 }
+
+func TestServeSRSUnixSocket(t *testing.T) {
+	t.Parallel()
+	dir, err := os.MkdirTemp("", "srs") // short: unix socket paths are limited to 108 octets
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	secrets := filepath.Join(dir, "secret")
+	require.NoError(t, os.WriteFile(secrets, []byte("unix socket test secret\n"), 0o600))
+	sock := filepath.Join(dir, "srs.sock")
+	// A stale socket from an earlier run is replaced.
+	stale, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	require.NoError(t, stale.Close())
+	cmd, addrs, log := startBinary(t, 1, "serve", "srs", "--domain", "fwd.example", "--secrets", secrets,
+		"--socketmap", "unix:"+sock, "--socket-mode", "0600")
+	require.Equal(t, []string{"unix:" + sock}, addrs)
+	fi, err := os.Stat(sock)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	c, err := net.Dial("unix", sock)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write(postfix.AppendNetstring(nil, "forward bob@sender.example"))
+	require.NoError(t, err)
+	p, err := postfix.ReadNetstring(bufio.NewReader(c), postfix.MaxSocketmapReply)
+	require.NoError(t, err)
+	assert.Regexp(t, `^OK SRS0=.{4}=..=sender\.example=bob@fwd\.example$`, string(p))
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), log.String())
+	_, err = os.Stat(sock)
+	assert.True(t, os.IsNotExist(err), "socket left behind")
+}
+
+func BenchmarkPolicyDecide(b *testing.B) {
+	z, err := resolver.ParseZone(strings.NewReader(policyZone), ".")
+	require.NoError(b, err)
+	c := &spf.Checker{Resolver: z, ReceiverDomain: "mx.receiver.test"}
+	p := &policy{spf: c, checker: &sender.Checker{Resolver: z, SPF: c}, timeout: time.Second,
+		onFail: actReject, onSoftFail: actPrepend, onTempError: actDefer, onPermError: actPrepend, onHELOFail: actReject,
+		heloCheck: true, prepend: true, iprev: iprevOff, cache: newInstanceCache(100, time.Minute), logger: slog.New(slog.DiscardHandler)}
+	r := req()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.decide(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSRSMapForward(b *testing.B) {
+	s, err := forward.NewSRS(forward.Config{Domain: "fwd.example", Secrets: [][]byte{[]byte("benchmark secret")}})
+	require.NoError(b, err)
+	m := &srsMaps{srs: s, logger: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := m.lookup(ctx, mapForward, "alice@sender.example"); r.Status != postfix.MapOK {
+			b.Fatal(r)
+		}
+	}
+}
