@@ -46,6 +46,11 @@ const (
 // bit of loopback servers only. A Client is safe for concurrent use; its
 // fields must not be changed after its first use, and it must not be copied
 // after first use.
+//
+// Each query to a remote server uses a fresh UDP socket, so a fresh random
+// source port (RFC 5452 §3). UDP sockets to loopback servers, where no
+// off-path attacker can reach, are kept for reuse (at most 16 per server;
+// see [Client.CloseIdleConnections]).
 type Client struct {
 	// Servers are the recursive resolvers to ask, in order, as "ip:port"
 	// or "ip" (port 53); IPv6 addresses in brackets when a port is given.
@@ -82,6 +87,9 @@ type Client struct {
 	once    sync.Once
 	servers []netip.AddrPort
 	bufs    sync.Pool // *[]byte of maxMsgSize, for responses
+
+	idleMu sync.Mutex
+	idle   map[netip.AddrPort][]*net.UDPConn // kept sockets, loopback servers only
 }
 
 // maxMsgSize is the largest DNS message (RFC 1035 §4.2.2 TCP length prefix).
@@ -309,42 +317,74 @@ func (c *Client) ask(ctx context.Context, qname string, qtype uint16) (*dns.Msg,
 // exchange sends one query to server over UDP or TCP and waits for the
 // matching response.
 func (c *Client) exchange(ctx context.Context, server netip.AddrPort, qname string, qtype uint16, tcp bool) (*dns.Msg, error) {
-	id := uint16(rand.Uint32()) // RFC 5452 §3: an unpredictable ID, and a fresh random source port.
+	id := uint16(rand.Uint32()) // RFC 5452 §3: an unpredictable ID.
 	query, err := c.packQuery(id, qname, qtype, tcp)
 	if err != nil {
 		return nil, err
-	}
-	network := "udp"
-	if tcp {
-		network = "tcp"
 	}
 	deadline := time.Now().Add(c.timeout())
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	var conn net.Conn
 	if tcp {
 		d := net.Dialer{Deadline: deadline}
-		conn, err = d.DialContext(ctx, network, server.String())
-	} else {
-		// A UDP "dial" only binds a random local port and sets the peer:
-		// it does not block, so it needs no context.
-		conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(server))
+		conn, err := d.DialContext(ctx, "tcp", server.String())
+		if err != nil {
+			return nil, err
+		}
+		m, _, err := c.roundTrip(ctx, conn, deadline, query, id, qname, qtype, true)
+		conn.Close()
+		return m, err
 	}
-	if err != nil {
-		return nil, err
+	conn, reused := c.idleUDP(server)
+	if conn == nil {
+		// A UDP "dial" only binds a random local port (RFC 5452 §3) and
+		// sets the peer: it does not block, so it needs no context.
+		if conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(server)); err != nil {
+			return nil, err
+		}
 	}
-	defer conn.Close()
+	m, clean, err := c.roundTrip(ctx, conn, deadline, query, id, qname, qtype, false)
+	if clean && err == nil {
+		c.putIdleUDP(server, conn)
+		return m, nil
+	}
+	conn.Close()
+	var ne net.Error
+	if reused && err != nil && ctxErr(ctx) == nil && !(errors.As(err, &ne) && ne.Timeout()) {
+		// A kept socket may hold an error from an earlier exchange
+		// (an ICMP port unreachable): try once more on a fresh one.
+		if conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(server)); err != nil {
+			return nil, err
+		}
+		m, clean, err = c.roundTrip(ctx, conn, deadline, query, id, qname, qtype, false)
+		if clean && err == nil {
+			c.putIdleUDP(server, conn)
+			return m, nil
+		}
+		conn.Close()
+	}
+	return m, err
+}
+
+// roundTrip writes query on conn and reads until the matching response
+// arrives, the deadline passes or ctx is done. clean reports that conn is
+// left in a state fit for reuse (no cancellation raced with the exchange).
+func (c *Client) roundTrip(ctx context.Context, conn net.Conn, deadline time.Time, query []byte, id uint16, qname string, qtype uint16, tcp bool) (m *dns.Msg, clean bool, err error) {
 	if err := conn.SetDeadline(deadline); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// Cancelling ctx unblocks the read at once.
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-		defer stop()
+		defer func() {
+			if !stop() {
+				clean = false
+			}
+		}()
 	}
 	if _, err := conn.Write(query); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	bp, _ := c.bufs.Get().(*[]byte)
 	if bp == nil {
@@ -357,32 +397,85 @@ func (c *Client) exchange(ctx context.Context, server netip.AddrPort, qname stri
 		var n int
 		if tcp {
 			if _, err := io.ReadFull(conn, buf[:2]); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			n = int(binary.BigEndian.Uint16(buf[:2]))
 			if _, err := io.ReadFull(conn, buf[:n]); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		} else {
 			n, err = conn.Read(buf)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		m := new(dns.Msg)
 		if err := m.Unpack(buf[:n]); err != nil {
 			if tcp {
-				return nil, errors.Join(ErrMalformedResponse, err)
+				return nil, false, errors.Join(ErrMalformedResponse, err)
 			}
 			continue // RFC 5452 §3: ignore what does not match, keep waiting
 		}
 		if !m.Response || m.Id != id || !questionMatches(m, qname, qtype) {
 			if tcp {
-				return nil, ErrMalformedResponse
+				return nil, false, ErrMalformedResponse
 			}
 			continue
 		}
-		return m, nil
+		return m, true, nil
+	}
+}
+
+// maxIdleUDP bounds the sockets kept per loopback server.
+const maxIdleUDP = 16
+
+// idleUDP returns a kept UDP socket to server, if any. Only sockets to
+// loopback servers are kept: on loopback there is no network path for an
+// off-path attacker, so a reused source port costs nothing, while each
+// query to a remote server gets a fresh random port (RFC 5452 §3).
+func (c *Client) idleUDP(server netip.AddrPort) (*net.UDPConn, bool) {
+	if !server.Addr().IsLoopback() {
+		return nil, false
+	}
+	c.idleMu.Lock()
+	defer c.idleMu.Unlock()
+	conns := c.idle[server]
+	if len(conns) == 0 {
+		return nil, false
+	}
+	conn := conns[len(conns)-1]
+	conns[len(conns)-1] = nil
+	c.idle[server] = conns[:len(conns)-1]
+	return conn, true
+}
+
+func (c *Client) putIdleUDP(server netip.AddrPort, conn *net.UDPConn) {
+	if !server.Addr().IsLoopback() {
+		conn.Close()
+		return
+	}
+	c.idleMu.Lock()
+	defer c.idleMu.Unlock()
+	if len(c.idle[server]) >= maxIdleUDP {
+		conn.Close()
+		return
+	}
+	if c.idle == nil {
+		c.idle = make(map[netip.AddrPort][]*net.UDPConn)
+	}
+	c.idle[server] = append(c.idle[server], conn)
+}
+
+// CloseIdleConnections closes the UDP sockets the Client keeps for reuse
+// with loopback servers. The Client stays usable.
+func (c *Client) CloseIdleConnections() {
+	c.idleMu.Lock()
+	defer c.idleMu.Unlock()
+	for server, conns := range c.idle {
+		for _, conn := range conns {
+			conn.Close()
+		}
+		delete(c.idle, server)
 	}
 }
 

@@ -443,3 +443,55 @@ func TestClientZeroValue(t *testing.T) {
 	require.ErrorAs(t, err, &de)
 	assert.NotEmpty(t, de.Server, "a server was chosen from resolv.conf or the default")
 }
+
+// TestClientSocketReuse checks that UDP sockets to a loopback server are
+// reused, and that a failed exchange does not put its socket back.
+func TestClientSocketReuse(t *testing.T) {
+	t.Parallel()
+	srv := resolvertest.NewServer(t, testZone(t))
+	c := srv.Client()
+	ctx := context.Background()
+	for range 3 {
+		_, err := c.LookupTXT(ctx, "example.test")
+		require.NoError(t, err)
+	}
+	q := srv.Queries()
+	require.Len(t, q, 3)
+	assert.Equal(t, q[0].Remote, q[1].Remote, "socket kept")
+	assert.Equal(t, q[0].Remote, q[2].Remote, "socket kept")
+
+	// A timed-out exchange closes its socket: a late answer cannot be
+	// read by a later query.
+	srv.ResetLog()
+	srv.Drop("multi.example.test", true)
+	c2 := srv.Client()
+	c2.Timeout, c2.Attempts = 50*time.Millisecond, 1
+	_, err := c2.LookupTXT(ctx, "example.test")
+	require.NoError(t, err)
+	_, err = c2.LookupTXT(ctx, "multi.example.test")
+	require.Error(t, err)
+	_, err = c2.LookupTXT(ctx, "example.test")
+	require.NoError(t, err)
+	q = srv.Queries()
+	require.Len(t, q, 3)
+	assert.Equal(t, q[0].Remote, q[1].Remote, "the kept socket was used for the dropped query")
+	assert.NotEqual(t, q[1].Remote, q[2].Remote, "and then not kept")
+
+	c.CloseIdleConnections()
+	_, err = c.LookupTXT(ctx, "example.test")
+	require.NoError(t, err, "usable after CloseIdleConnections")
+
+	// A kept socket whose server went away fails over to a fresh one,
+	// then reports the error.
+	gone := resolvertest.NewServer(t, testZone(t))
+	c3 := gone.Client()
+	c3.Attempts = 1
+	_, err = c3.LookupTXT(ctx, "example.test")
+	require.NoError(t, err)
+	gone.Close()
+	start := time.Now()
+	_, err = c3.LookupTXT(ctx, "example.test")
+	require.Error(t, err)
+	assert.True(t, resolver.IsTemporary(err))
+	assert.Less(t, time.Since(start), 900*time.Millisecond, "connection refused, not a timeout")
+}

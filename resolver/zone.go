@@ -640,6 +640,7 @@ func (z *Zone) Respond(req *dns.Msg) *dns.Msg {
 	m.SetReply(req)
 	m.RecursionAvailable = true
 	m.Authoritative = false
+	m.Compress = true // RFC 1035 §4.1.4
 	opt := req.IsEdns0()
 	if opt != nil {
 		// RFC 6891 §6.1.1: answer an EDNS query with an OPT record; echo

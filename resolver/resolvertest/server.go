@@ -48,6 +48,8 @@ type Query struct {
 	Network string // "udp" or "tcp"
 	DO      bool   // the EDNS0 DO bit was set
 	Dropped bool   // no response was sent
+	// Remote is the client's address and port.
+	Remote netip.AddrPort
 }
 
 // NewServer starts a server for z on 127.0.0.1 with a port chosen by the
@@ -213,6 +215,9 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 		network = "tcp"
 	}
 	q := Query{Network: network}
+	if ap, err := netip.ParseAddrPort(w.RemoteAddr().String()); err == nil {
+		q.Remote = ap
+	}
 	if len(req.Question) > 0 {
 		q.Name, q.Type = req.Question[0].Name, req.Question[0].Qtype
 	}

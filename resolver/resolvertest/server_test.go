@@ -3,6 +3,7 @@ package resolvertest_test
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,8 @@ func TestServerLatencyAndLog(t *testing.T) {
 	assert.True(t, resolver.IsNotFound(err))
 	q := srv.Queries()
 	require.Len(t, q, 2)
+	assert.True(t, q[0].Remote.Addr().IsLoopback())
+	q[0].Remote = netip.AddrPort{}
 	assert.Equal(t, resolvertest.Query{Name: "example.test.", Type: dns.TypeA, Network: "udp", DO: true}, q[0])
 	assert.Equal(t, dns.TypeAAAA, q[1].Type)
 	assert.Equal(t, 2, srv.Count())
