@@ -165,6 +165,70 @@ func TestPostfixPolicyAndSRS(t *testing.T) {
 	assert.NotContains(t, srs.Log(), "interop secret", "the secret reached the log")
 }
 
+// TestPostfixMapClients queries the SRS maps with Postfix's own table
+// clients (postmap -q with tcp: and socketmap: tables), next to postsrsd
+// 1.10 with the same secret: both mint the same addresses, each reverses
+// what the other minted, and Postfix's %XX encoding of keys with spaces
+// and 8-bit octets survives the trip.
+func TestPostfixMapClients(t *testing.T) {
+	postmap := requirePeer(t, "postmap", "/usr/sbin/postmap")
+	postsrsdBin := requirePeer(t, "postsrsd", "/usr/sbin/postsrsd")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.cf"), []byte("compatibility_level = 3.6\n"), 0o644))
+	secrets := filepath.Join(dir, "secret")
+	require.NoError(t, os.WriteFile(secrets, []byte("postmap test secret\nolder secret\n"), 0o600))
+	ours := pfxStartService(t, 3, "serve", "srs", "--domain", "fwd.example", "--secrets", secrets,
+		"--socketmap", "127.0.0.1:0", "--tcp-forward", "127.0.0.1:0", "--tcp-reverse", "127.0.0.1:0")
+	pFwd, pRev := pfxStartPostsrsd2(t, postsrsdBin, secrets, "fwd.example")
+	sock := ours.addrs["srs socketmap"]
+	tables := map[string][2]string{
+		"smtpsec tcp_table": {"tcp:" + ours.addrs["srs tcp_table forward"], "tcp:" + ours.addrs["srs tcp_table reverse"]},
+		"smtpsec socketmap": {"socketmap:inet:" + sock + ":forward", "socketmap:inet:" + sock + ":reverse"},
+		"postsrsd 1.10":     {"tcp:" + pFwd, "tcp:" + pRev},
+	}
+	query := func(key, table string) (string, bool) {
+		cmd := exec.Command(postmap, "-c", dir, "-q", key, table)
+		var out, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 && stderr.Len() == 0 {
+			return "", false // not found
+		}
+		require.NoError(t, err, "postmap -q %q %s: %s", key, table, stderr.String())
+		return strings.TrimSuffix(out.String(), "\n"), true
+	}
+	for _, key := range []string{
+		"alice@sender.example",
+		"Bob.Smith@Sender.Example",
+		"first.last=x@sender.example",
+		"bob smith@sender.example",
+		"per%cent@sender.example",
+		"j\xc3\xb6rg@sender.example",
+	} {
+		t.Run(key, func(t *testing.T) {
+			minted := map[string]string{}
+			for name, tb := range tables {
+				v, ok := query(key, tb[0])
+				require.True(t, ok, "%s: not rewritten", name)
+				minted[name] = v
+			}
+			assert.Equal(t, minted["postsrsd 1.10"], minted["smtpsec tcp_table"], "tcp_table")
+			assert.Equal(t, minted["postsrsd 1.10"], minted["smtpsec socketmap"], "socketmap")
+			for name, tb := range tables {
+				back, ok := query(minted["postsrsd 1.10"], tb[1])
+				require.True(t, ok, "%s: %q not reversed", name, minted["postsrsd 1.10"])
+				assert.Equal(t, key, back, name)
+			}
+		})
+	}
+	// Not rewritten, by either: an address in the SRS domain (postsrsd
+	// answers it unchanged, smtpsec not found; Postfix does the same).
+	for name, tb := range tables {
+		v, ok := query("carol@fwd.example", tb[0])
+		assert.True(t, !ok || v == "carol@fwd.example", "%s rewrote an address of its own domain to %q", name, v)
+	}
+}
+
 // TestPostfixServiceLoad puts 200 concurrent policy connections with
 // requests in flight on the policy service, then measures the SRS maps of
 // smtpsec serve srs (tcp_table and socketmap) and of postsrsd 1.10
@@ -182,7 +246,7 @@ func TestPostfixServiceLoad(t *testing.T) {
 	const conns, perConn = 200, 25
 	pid := policy.cmd.Process.Pid
 	rssBefore, _ := pfxRSS(pid)
-	n, elapsed := pfxLoad(t, conns, perConn, func(i int) (func(int) error, func()) {
+	session := func(i int) (func(int) error, func()) {
 		c, err := pfxDialRetry(t.Context(), addr)
 		if err != nil {
 			t.Error(err)
@@ -220,11 +284,23 @@ func TestPostfixServiceLoad(t *testing.T) {
 			}
 			return nil
 		}, func() { c.Close() }
-	})
+	}
+	n, elapsed := pfxLoad(t, conns, perConn, session)
 	rssAfter, peak := pfxRSS(pid)
 	t.Logf("policy: %d requests over %d concurrent connections in %v: %.0f requests/s (SPF with an include and an a: term, DNS over UDP from resolvertest); RSS %d KiB before, %d KiB after, peak %d KiB",
 		n, conns, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), rssBefore, rssAfter, peak)
 	assert.Less(t, peak, 256<<10, "policy service peak RSS above 256 MiB")
+
+	// With slow DNS every request waits at least 150 ms (three lookups in
+	// sequence), so the 200 requests of a round are all in flight in the
+	// service at once.
+	dnsSrv.SetLatency(50 * time.Millisecond)
+	n2, elapsed2 := pfxLoad(t, conns, 2, session)
+	dnsSrv.SetLatency(0)
+	_, peak2 := pfxRSS(pid)
+	t.Logf("policy with 50 ms DNS latency: %d requests over %d connections in %v (served one at a time, at least %v); peak RSS %d KiB",
+		n2, conns, elapsed2.Round(time.Millisecond), time.Duration(n2)*150*time.Millisecond, peak2)
+	assert.Less(t, peak2, 256<<10, "policy service peak RSS above 256 MiB")
 
 	// SRS, side by side with postsrsd 1.10 on the same secret and domain.
 	dir := t.TempDir()
@@ -310,9 +386,16 @@ func TestPostfixServiceLoad(t *testing.T) {
 }
 
 // pfxStartPostsrsd runs postsrsd 1.x in the foreground on 127.0.0.1 with
-// the secrets file, its forward map on a free port, and returns that
-// address. It is killed at cleanup.
+// the secrets file and its forward and reverse maps on free ports, and
+// returns the forward map's address (the reverse map's is pfxReverseAddr
+// of it). It is killed at cleanup.
 func pfxStartPostsrsd(t *testing.T, bin, secrets, domain string) string {
+	f, _ := pfxStartPostsrsd2(t, bin, secrets, domain)
+	return f
+}
+
+// pfxStartPostsrsd2 is pfxStartPostsrsd returning both addresses.
+func pfxStartPostsrsd2(t *testing.T, bin, secrets, domain string) (fwd, rev string) {
 	t.Helper()
 	for attempt := 0; attempt < 5; attempt++ {
 		l, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -345,8 +428,8 @@ func pfxStartPostsrsd(t *testing.T, bin, secrets, domain string) string {
 			_ = cmd.Process.Kill()
 			<-exited
 		})
-		return addr
+		return addr, "127.0.0.1:" + strconv.Itoa(rport)
 	}
 	t.Fatal("cannot start postsrsd")
-	return ""
+	return "", ""
 }
