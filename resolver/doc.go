@@ -47,9 +47,16 @@
 // internal/dnsname before use, so U-labels and mixed case cannot create
 // distinct cache entries for the same name.
 //
+// Each query to a remote server is sent from a fresh UDP socket, so a fresh
+// random source port (RFC 5452 §3). Sockets to loopback servers are kept and
+// reused, since no off-path attacker can inject packets on the loopback
+// interface; a response is accepted only if its ID and question match, so a
+// late answer to an earlier query on a kept socket is ignored.
+//
 // # Limits
 //
-// CNAME chains are followed for at most [MaxCNAMEChain] records; a loop or a
+// Zone texts hold at most [MaxZoneRecords] records. CNAME chains are
+// followed for at most [MaxCNAMEChain] records; a loop or a
 // longer chain is a temporary error. Names longer than 253 octets or with
 // labels over 63 octets are refused (RFC 1035 §2.3.4). Client does not apply
 // a search list, does not rotate servers, and does not validate DNSSEC

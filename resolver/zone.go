@@ -99,6 +99,10 @@ type ZoneError struct {
 	Err error
 }
 
+// MaxZoneRecords bounds the records read from one zone text by [ParseZone]
+// or [Zone.Add], so that hostile input cannot exhaust memory.
+const MaxZoneRecords = 100_000
+
 // Errors wrapped by [ZoneError].
 var (
 	// ErrCNAMEAndOtherData means a name would hold a CNAME and other
@@ -106,6 +110,10 @@ var (
 	ErrCNAMEAndOtherData = errors.New("resolver: CNAME and other data at the same name")
 	// ErrRecordClass means a record is not of class IN.
 	ErrRecordClass = errors.New("resolver: record class is not IN")
+	// ErrTooManyRecords means one zone text held more than
+	// MaxZoneRecords records ($GENERATE can expand a short line into
+	// thousands).
+	ErrTooManyRecords = errors.New("resolver: too many records in zone text")
 	// ErrBadRecord means a record has missing or unusable data: it cannot
 	// be written in zone-file format and read back as the same record.
 	ErrBadRecord = errors.New("resolver: record data missing or unusable")
@@ -136,6 +144,7 @@ func (e *ZoneError) Unwrap() error { return e.Err }
 // 3600 seconds.
 //
 // A file that cannot be parsed gives a *ZoneError whose Line names the line.
+// At most [MaxZoneRecords] records are read.
 func ParseZone(r io.Reader, origin string) (*Zone, error) {
 	o, err := canonicalName(origin)
 	if err != nil && origin != "" {
@@ -171,6 +180,9 @@ func (z *Zone) addText(r io.Reader, origin string) error {
 	zp.SetDefaultTTL(3600)
 	var rrs []dns.RR
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if len(rrs) == MaxZoneRecords {
+			return &ZoneError{Name: rr.Header().Name, Err: ErrTooManyRecords}
+		}
 		rrs = append(rrs, rr)
 	}
 	if err := zp.Err(); err != nil {

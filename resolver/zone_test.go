@@ -339,3 +339,14 @@ func TestZoneFileOpen(t *testing.T) {
 	_, err = resolver.ParseZone(f, "")
 	require.NoError(t, err, "the file sets its own $ORIGIN")
 }
+
+func TestParseZoneTooManyRecords(t *testing.T) {
+	t.Parallel()
+	// Two lines of $GENERATE with 65536 records each: over MaxZoneRecords.
+	var b strings.Builder
+	for i := range 2 {
+		fmt.Fprintf(&b, "$GENERATE 0-65535 h%d-$ A 192.0.2.1\n", i)
+	}
+	_, err := resolver.ParseZone(strings.NewReader(b.String()), "example.test.")
+	assert.ErrorIs(t, err, resolver.ErrTooManyRecords)
+}
