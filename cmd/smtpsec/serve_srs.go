@@ -96,7 +96,7 @@ func (m *srsMaps) reverse(key string) postfix.MapReply {
 	out, err := m.srs.Reverse(key)
 	if err != nil {
 		if !errors.Is(err, forward.ErrNotSRS) {
-			m.logger.Info("SRS recipient refused", "recipient", key, "err", err)
+			m.logger.Debug("SRS recipient refused", "recipient", key, "err", err)
 		}
 		return notFound(reason(err))
 	}

@@ -44,8 +44,9 @@
 //
 // Every read is bounded ([Limits]): the wait for a request, the time and
 // size of a request, the number of attributes, the number of requests on
-// one connection and the number of connections. No handler error or
-// request content can crash the server; handlers run with a context that
+// one connection and the number of connections. No request content can
+// crash the server, and a handler that panics loses only its connection
+// (the panic is logged with its stack); handlers run with a context that
 // ends after Limits.HandlerTimeout.
 //
 // # Limits

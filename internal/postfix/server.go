@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -191,7 +192,7 @@ func serve(ctx context.Context, ln net.Listener, lim Limits, logger *slog.Logger
 			}
 			// At shutdown, wake a connection waiting for its next request.
 			unhook := context.AfterFunc(ctx, func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) })
-			if serr := sess(hctx, c); serr != nil && !errors.Is(serr, errIdle) {
+			if serr := runSession(hctx, c, sess); serr != nil && !errors.Is(serr, errIdle) {
 				c.logger.Warn("closing connection", "err", serr)
 			}
 			unhook()
@@ -220,6 +221,22 @@ func serve(ctx context.Context, ln net.Listener, lim Limits, logger *slog.Logger
 	mu.Unlock()
 	<-done
 	return err
+}
+
+// errPanic reports a handler that panicked.
+var errPanic = errors.New("postfix: handler panicked")
+
+// runSession runs sess, turning a panic into an error so that a bug in a
+// handler closes one connection instead of the whole server (as net/http
+// does).
+func runSession(hctx context.Context, c *conn, sess session) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.logger.Error("panic while serving a request", "panic", r, "stack", string(debug.Stack()))
+			err = errPanic
+		}
+	}()
+	return sess(hctx, c)
 }
 
 func isTemporary(err error) bool {

@@ -396,3 +396,26 @@ func TestConcurrentConnections(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestHandlerPanic(t *testing.T) {
+	t.Parallel()
+	s := &PolicyServer{Handler: func(ctx context.Context, r *PolicyRequest) (Action, error) {
+		if r.Get("panic") != "" {
+			panic("handler bug")
+		}
+		return Dunno, nil
+	}}
+	addr, _, _ := start(t, s)
+	c, br := dial(t, addr)
+	_, err := io.WriteString(c, "request=smtpd_access_policy\npanic=1\n\n")
+	require.NoError(t, err)
+	_, err = br.ReadString('\n')
+	assert.ErrorIs(t, err, io.EOF, "the connection is closed")
+	// The server goes on serving.
+	c2, br2 := dial(t, addr)
+	_, err = io.WriteString(c2, "request=smtpd_access_policy\n\n")
+	require.NoError(t, err)
+	got, err := readPolicyReply(br2)
+	require.NoError(t, err)
+	assert.Equal(t, "action=DUNNO", got)
+}
