@@ -75,12 +75,12 @@ type serveCommon struct {
 }
 
 func (c *serveCommon) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.config, "config", "", "read settings from this `file` (name = value lines); flags override it")
+	fs.StringVar(&c.config, "config", "", "read settings from this `file` (\"name = value\" lines, see \"smtpsec serve -h\"); flags override it")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.IntVar(&c.maxConns, "max-conns", postfix.DefaultMaxConns, "`connections` served at once; more wait in the listen backlog")
 	fs.IntVar(&c.maxRequests, "max-requests", postfix.DefaultMaxRequestsPerConn, "`requests` on one connection before it is closed (Postfix reconnects)")
-	fs.DurationVar(&c.idleTimeout, "idle-timeout", postfix.DefaultIdleTimeout, "close a connection idle this `duration`")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", postfix.DefaultIdleTimeout, "close a connection idle for this `duration`")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", postfix.DefaultShutdownTimeout, "at SIGTERM, wait this `duration` for requests in progress")
 	fs.StringVar(&c.socketMode, "socket-mode", "0660", "permissions (`octal`) of a unix:/path socket; Postfix's user must be able to write it")
 }

@@ -340,7 +340,7 @@ func servePolicy(ctx context.Context, args []string, e env) int {
 	fs.Var(&onTemp, "on-temperror", "`action` for TempError: defer (451 4.7.24), prepend or dunno")
 	fs.Var(&onPerm, "on-permerror", "`action` for PermError: prepend, reject (550 5.7.24) or dunno")
 	fs.Var(&onHELO, "on-helo-fail", "`action` when the HELO identity fails SPF: reject (550 5.7.23) or dunno")
-	iprev := fs.String("iprev", "off", "iprev check (RFC 8601 §3): off, log, or reject (550 5.7.25 when it fails)")
+	iprev := fs.String("iprev", "off", "iprev check (RFC 8601 §3) `mode`: off, log, or reject (550 5.7.25 when it fails)")
 	heloSignals := fs.Bool("helo-signals", false, "log HELO signals (not a FQDN, not the client, ...); never rejects")
 	if code, ok := parseServeFlags(fs, &c, args, e); !ok {
 		return code
