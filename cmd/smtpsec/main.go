@@ -39,8 +39,8 @@ Usage:
   smtpsec spf check   --ip IP [--from ADDRESS] [--helo NAME] [--trace]
   smtpsec spf lint    DOMAIN
   smtpsec dmarc       DOMAIN
-  smtpsec mtasts      DOMAIN
-  smtpsec dane        HOST
+  smtpsec mtasts      DOMAIN [--policy FILE]
+  smtpsec dane        HOST [--port 25] [--domain DOMAIN] [--assume-secure]
   smtpsec starttls probe HOST[:PORT] [--level LEVEL]
   smtpsec srs forward --domain DOMAIN --secrets FILE [ADDRESS...]
   smtpsec srs reverse --domain DOMAIN --secrets FILE [ADDRESS...]
@@ -110,6 +110,10 @@ func run(ctx context.Context, args []string, e env) int {
 		})
 	case "dmarc":
 		return dmarcRun(ctx, rest, e)
+	case "mtasts":
+		return mtastsRun(ctx, rest, e)
+	case "dane":
+		return daneRun(ctx, rest, e)
 	case "serve":
 		return serveRun(ctx, rest, e)
 	}

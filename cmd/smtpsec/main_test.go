@@ -95,6 +95,13 @@ func TestGolden(t *testing.T) {
 		{"dmarc.txt", []string{"dmarc", "--zone", exampleZone, "mail.example.com"}, "", exitOK},
 		{"dmarc.json", []string{"dmarc", "--zone", exampleZone, "--json", "example.com"}, "", exitOK},
 		{"dmarc-none.txt", []string{"dmarc", "--zone", exampleZone, "nosuch.example.org"}, "", exitNegative},
+		{"mtasts.txt", []string{"mtasts", "--zone", exampleZone, "--policy", "../../examples/mta-sts.txt", "example.com"}, "", exitNegative},
+		{"mtasts.json", []string{"mtasts", "--zone", exampleZone, "--policy", "../../examples/mta-sts.txt", "--json", "example.com"}, "", exitNegative},
+		{"mtasts-none.txt", []string{"mtasts", "--zone", exampleZone, "mail.example.com"}, "", exitNegative},
+		{"dane.txt", []string{"dane", "--zone", exampleZone, "--assume-secure", "--domain", "example.com", "mx1.example.com"}, "", exitOK},
+		{"dane.json", []string{"dane", "--zone", exampleZone, "--assume-secure", "mx1.example.com", "--json"}, "", exitOK},
+		{"dane-encrypt-only.txt", []string{"dane", "--zone", exampleZone, "--assume-secure", "mx2.example.com"}, "", exitNegative},
+		{"dane-insecure.txt", []string{"dane", "--zone", exampleZone, "mx1.example.com"}, "", exitNegative},
 		{"srs-forward.txt", []string{"srs", "forward", "--domain", "fwd.example.org", "--secrets", "testdata/secrets", "--date", "2026-11-28", "alice@example.com", "SRS0=abcd=TT=example.net=bob@other.example"}, "", exitOK},
 		{"srs-batch.json", []string{"srs", "reverse", "--domain", "fwd.example.org", "--secrets", "testdata/secrets", "--date", "2026-11-30", "--json"}, "SRS0=2mJj=JR=example.com=alice@fwd.example.org\nSRS0=2mJj=JR=example.com=mallory@fwd.example.org\nnot-an-srs-address@example.com\n\n", exitNegative},
 	}
@@ -131,6 +138,9 @@ func TestBadInput(t *testing.T) {
 		{"zone and dns", []string{"spf", "lint", "--zone", exampleZone, "--dns", "127.0.0.1", "example.com"}, "exclude each other"},
 		{"bad domain", []string{"spf", "lint", "--zone", exampleZone, "a..example.com"}, "empty label"},
 		{"missing secrets", []string{"srs", "forward", "--domain", "fwd.example.org", "--secrets", "testdata/nonexistent", "a@example.com"}, "no such file"},
+		{"assume-secure without zone", []string{"dane", "--assume-secure", "mx1.example.com"}, "needs --zone"},
+		{"bad port", []string{"dane", "--zone", exampleZone, "--port", "0", "mx1.example.com"}, "--port"},
+		{"missing policy file", []string{"mtasts", "--zone", exampleZone, "--policy", "testdata/nonexistent", "example.com"}, "no such file"},
 		{"srs without domain", []string{"srs", "forward", "--secrets", "testdata/secrets", "a@example.com"}, "needs --domain"},
 	}
 	for _, tt := range tests {
