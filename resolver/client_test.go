@@ -495,3 +495,69 @@ func TestClientSocketReuse(t *testing.T) {
 	assert.True(t, resolver.IsTemporary(err))
 	assert.Less(t, time.Since(start), 900*time.Millisecond, "connection refused, not a timeout")
 }
+
+// TestClientMalformedTCP answers UDP with TC set and TCP with a response
+// that does not match the query: the Client must give up on that server
+// with a malformed-response error, not accept the answer.
+func TestClientMalformedTCP(t *testing.T) {
+	t.Parallel()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		pc.Close()
+		t.Skipf("TCP port taken: %v", err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { pc.Close(); ln.Close(); wg.Wait() })
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			req := new(dns.Msg)
+			if req.Unpack(buf[:n]) != nil {
+				continue
+			}
+			m := new(dns.Msg)
+			m.SetReply(req)
+			m.Truncated = true
+			b, _ := m.Pack()
+			_, _ = pc.WriteTo(b, from)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			func() {
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+				dc := &dns.Conn{Conn: conn}
+				req, err := dc.ReadMsg()
+				if err != nil {
+					return
+				}
+				m := new(dns.Msg)
+				m.SetReply(req)
+				m.Id++ // not the query's ID
+				_ = dc.WriteMsg(m)
+			}()
+		}
+	}()
+	c := &resolver.Client{Servers: []string{pc.LocalAddr().String()}, Attempts: 1}
+	_, err = c.LookupTXT(context.Background(), "example.test")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, resolver.ErrMalformedResponse)
+	assert.True(t, resolver.IsTemporary(err))
+	var de *net.DNSError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "example.test", de.Name)
+}

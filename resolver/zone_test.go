@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
@@ -349,4 +350,42 @@ func TestParseZoneTooManyRecords(t *testing.T) {
 	}
 	_, err := resolver.ParseZone(strings.NewReader(b.String()), "example.test.")
 	assert.ErrorIs(t, err, resolver.ErrTooManyRecords)
+}
+
+// TestZoneServeDNS uses the Zone directly as a miekg/dns handler.
+func TestZoneServeDNS(t *testing.T) {
+	t.Parallel()
+	z := testZone(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	up := make(chan struct{})
+	srv := &dns.Server{PacketConn: pc, Handler: z, NotifyStartedFunc: func() { close(up) }}
+	done := make(chan error, 1)
+	go func() { done <- srv.ActivateAndServe() }()
+	<-up
+	t.Cleanup(func() { _ = srv.Shutdown(); <-done })
+
+	m := new(dns.Msg)
+	m.SetQuestion("_dmarc.example.test.", dns.TypeTXT)
+	r, err := dns.Exchange(m, pc.LocalAddr().String())
+	require.NoError(t, err)
+	require.Len(t, r.Answer, 1)
+	assert.Equal(t, []string{"v=DMARC1; p=reject; rua=mailto:dmarc@example.test"}, r.Answer[0].(*dns.TXT).Txt)
+
+	// A dropped name gets no answer at all.
+	m.SetQuestion("slow.example.test.", dns.TypeA)
+	c := &dns.Client{Timeout: 100 * time.Millisecond}
+	_, _, err = c.Exchange(m, pc.LocalAddr().String())
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+}
+
+func TestNameError(t *testing.T) {
+	t.Parallel()
+	_, err := new(resolver.Zone).Query(context.Background(), "a(b.example.test", dns.TypeA)
+	var ne *resolver.NameError
+	require.ErrorAs(t, err, &ne)
+	assert.Equal(t, `resolver: octet '(' not allowed in name "a(b.example.test"`, ne.Error())
+	assert.True(t, resolver.IsNotFound(err), "like net, an invalid name is not found")
 }
