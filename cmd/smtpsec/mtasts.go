@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/smtpsec/smtpsec/internal/dnsname"
@@ -74,15 +75,16 @@ func mtastsRun(ctx context.Context, args []string, e env) int {
 	}
 	// RFC 8461 §3.2: the policy file.
 	var pol *mtasts.Policy
+	var perr error
 	if policyText != nil {
 		j.PolicySource = *policyFile
-		pol, err = mtasts.ParsePolicy(string(policyText))
+		pol, perr = mtasts.ParsePolicy(string(policyText))
 	} else if rec != nil {
 		j.PolicySource = mtasts.PolicyURL(domain)
-		pol, err = mtasts.Fetch(ctx, nil, domain)
+		pol, perr = mtasts.Fetch(ctx, nil, domain)
 	}
-	if err != nil {
-		j.PolicyError = err.Error()
+	if perr != nil {
+		j.PolicyError = perr.Error()
 	}
 	if pol != nil {
 		j.Policy = pol.Lines()
@@ -92,9 +94,13 @@ func mtastsRun(ctx context.Context, args []string, e env) int {
 	// RFC 8461 §4.1: every MX host must match the policy.
 	allMatch := true
 	mxs, err := r.LookupMX(ctx, domain)
-	if err != nil {
+	switch {
+	case resolver.IsNotFound(err):
+		// RFC 5321 §5.1: without MX records, mail goes to the domain itself.
+		mxs = []*net.MX{{Host: domain, Pref: 0}}
+	case err != nil:
 		j.MXError = err.Error()
-		temp = temp || !resolver.IsNotFound(err)
+		temp = true
 		allMatch = false
 	}
 	for _, mx := range mxs {
