@@ -215,9 +215,11 @@ func (c *Client) Query(ctx context.Context, name string, qtype uint16) (*Answer,
 			cur = target
 		}
 		// A resolver that stopped at a CNAME (some do, for targets in
-		// other zones) is asked again for the target; each round follows
-		// at least one new CNAME, so MaxCNAMEChain bounds the rounds.
-		if len(a.Records) > 0 || resp.Rcode != dns.RcodeSuccess || cur == asked {
+		// other zones) is asked again for the target, unless the response
+		// carries an SOA, which makes it a NODATA answer for the target
+		// (RFC 2308 §2.2). Each round follows at least one new CNAME, so
+		// MaxCNAMEChain bounds the rounds.
+		if len(a.Records) > 0 || resp.Rcode != dns.RcodeSuccess || cur == asked || hasSOA(resp.Ns) {
 			if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
 				a.Authentic = false
 			}
@@ -237,6 +239,15 @@ func ctxErr(ctx context.Context) error {
 		return context.DeadlineExceeded
 	}
 	return nil
+}
+
+func hasSOA(rrs []dns.RR) bool {
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == dns.TypeSOA {
+			return true
+		}
+	}
+	return false
 }
 
 func findCNAME(rrs []dns.RR, owner string) *dns.CNAME {

@@ -561,3 +561,31 @@ func TestClientMalformedTCP(t *testing.T) {
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, "example.test", de.Name)
 }
+
+// TestClientCNAMEToNoData checks that a NODATA answer at the end of a CNAME
+// chain, with its SOA, is not asked again, while one without SOA (a
+// resolver that stopped at the CNAME) is.
+func TestClientCNAMEToNoData(t *testing.T) {
+	t.Parallel()
+	for _, withSOA := range []bool{true, false} {
+		t.Run(fmt.Sprint("SOA ", withSOA), func(t *testing.T) {
+			t.Parallel()
+			z := new(resolver.Zone)
+			text := "alias.example.test. IN CNAME host.example.test.\nhost.example.test. IN A 192.0.2.1\n"
+			if withSOA {
+				text += "example.test. IN SOA ns.example.test. hostmaster.example.test. 1 2 3 4 60\n"
+			}
+			require.NoError(t, z.Add(text))
+			srv := resolvertest.NewServer(t, z)
+			a, err := srv.Client().Query(context.Background(), "alias.example.test", dns.TypeTXT)
+			require.NoError(t, err)
+			assert.True(t, a.NoData())
+			require.Len(t, a.CNAMEs, 1)
+			want := 2
+			if withSOA {
+				want = 1
+			}
+			assert.Equal(t, want, srv.Count())
+		})
+	}
+}
