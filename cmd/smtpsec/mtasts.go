@@ -144,7 +144,10 @@ func mtastsRun(ctx context.Context, args []string, e env) int {
 	}
 	for _, m := range j.MX {
 		verdict := "allowed by the policy"
-		if !m.Allowed {
+		switch {
+		case pol == nil:
+			verdict = "no policy applies"
+		case !m.Allowed:
 			verdict = "NOT allowed by the policy: senders will not deliver to it"
 		}
 		fmt.Fprintf(w, "mx:      %s: %s\n", m.Host, verdict)
