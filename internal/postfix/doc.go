@@ -51,6 +51,9 @@
 //
 // # Limits
 //
+// Memory per connection is bounded by Limits.MaxRequestSize plus 8 KiB of
+// buffers, and connections by Limits.MaxConns: with the defaults, under
+// 100 MiB for a thousand policy connections sending the largest requests.
 // Only lookups are served (tcp_table "put" is refused, as Postfix never
 // sends it). Policy replies carry only the action attribute. Requests on
 // one connection are answered in order, one at a time, which is how

@@ -2,7 +2,9 @@ package postfix_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/smtpsec/smtpsec"
@@ -46,4 +48,41 @@ func ExampleAppendSocketmapReply() {
 	// Output:
 	// forward alice@example.com
 	// 9:NOTFOUND ,
+}
+
+// A policy service that prepends a header naming the client, served on a
+// loopback port and asked once, as Postfix's check_policy_service would.
+func ExamplePolicyServer() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := &postfix.PolicyServer{Handler: func(ctx context.Context, req *postfix.PolicyRequest) (postfix.Action, error) {
+		if req.Get("protocol_state") != "RCPT" {
+			return postfix.Dunno, nil
+		}
+		return postfix.Prepend("X-Client: " + req.Get("client_address")), nil
+	}}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	req := postfix.NewPolicyRequest("request", "smtpd_access_policy", "protocol_state", "RCPT", "client_address", "192.0.2.1")
+	c.Write(req.AppendTo(nil))
+	reply, _ := bufio.NewReader(c).ReadString('\n')
+	fmt.Print(reply)
+	c.Close()
+
+	stop() // graceful shutdown: Serve returns nil
+	fmt.Println(<-done)
+	// Output:
+	// action=PREPEND X-Client: 192.0.2.1
+	// <nil>
 }
