@@ -56,12 +56,11 @@
 // # Limits
 //
 // Zone texts hold at most [MaxZoneRecords] records. CNAME chains are
-// followed for at most [MaxCNAMEChain] records; a loop or a
-// longer chain is a temporary error. Names longer than 253 octets or with
-// labels over 63 octets are refused (RFC 1035 §2.3.4), and so are names
-// holding octets other than letters, digits, '-', '_', '*' and '/' after
-// IDNA conversion ([NameError]; net.Resolver is stricter still). Client does not apply
-// a search list, does not rotate servers, and does not validate DNSSEC
-// itself. Zone does not serve zone transfers, does not sign, and $INCLUDE is
-// refused when parsing.
+// followed for at most [MaxCNAMEChain] records; a loop or a longer chain is a
+// temporary error. Names longer than 253 octets or with labels over 63 octets
+// are refused (RFC 1035 §2.3.4), and so are names holding octets other than
+// letters, digits, '-', '_', '*' and '/' after IDNA conversion ([NameError];
+// net.Resolver is stricter still). Client does not apply a search list, does
+// not rotate servers, and does not validate DNSSEC itself. Zone does not
+// serve zone transfers, does not sign, and $INCLUDE is refused when parsing.
 package resolver
