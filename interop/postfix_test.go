@@ -94,7 +94,7 @@ func TestPostfixPolicyAndSRS(t *testing.T) {
 			"smtpd_authorized_xclient_hosts = 127.0.0.0/8",
 			"smtputf8_enable = no",
 			"virtual_alias_maps = inline:{ alice@fwd.example=bob@dest.example, team@fwd.example=carol@dest.example }",
-			"smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service { inet:" + policyAddr + ", timeout=30s }",
+			"smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service { inet:" + policyAddr + ", timeout=30s, default_action=DEFER_IF_PERMIT }",
 			"sender_canonical_maps = socketmap:inet:" + srsAddr + ":forward",
 			"sender_canonical_classes = envelope_sender",
 			"recipient_canonical_maps = socketmap:inet:" + srsAddr + ":reverse",
@@ -242,6 +242,25 @@ func TestPostfixServiceLoad(t *testing.T) {
 	policy := pfxStartService(t, 1, "serve", "policy", "--listen", "127.0.0.1:0", "--dns", dnsSrv.Addr(),
 		"--receiver", "mx.fwd.example", "--log-level", "info")
 	addr := policy.addrs["policy"]
+
+	// Hostile clients first: each is answered or cut off, and the service
+	// lives on to carry the load below.
+	for _, junk := range []string{
+		"no equals sign\n\n",
+		"request=" + strings.Repeat("A", 70<<10) + "\n\n",
+		"\x00\xff\xfe garbage\n\n",
+		"request=smtpd_access_policy\n", // never finished
+		"request=other\n\n",
+		strings.Repeat("=\n", 1000),
+	} {
+		c, err := pfxDialRetry(t.Context(), addr)
+		require.NoError(t, err)
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		_, _ = io.WriteString(c, junk)
+		reply, _ := io.ReadAll(c)
+		assert.NotContains(t, string(reply), "action=PREPEND", "junk %.20q answered as a request", junk)
+		c.Close()
+	}
 
 	const conns, perConn = 200, 25
 	pid := policy.cmd.Process.Pid
