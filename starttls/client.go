@@ -218,8 +218,10 @@ func (c *Client) Upgrade(ctx context.Context, conn net.Conn, serverName string, 
 
 	var auth Authentication
 	tc := tls.Client(conn, p.tlsConfig(c.baseTLS(), serverName, &auth))
+	// Bounded by the connection deadline; ctx's cancellation reaches it
+	// through the AfterFunc above, without HandshakeContext's goroutine.
 	s.setDeadline(ctx, orDefault(c.handshakeTimeout(), DefaultHandshakeTimeout))
-	if err := tc.HandshakeContext(ctx); err != nil {
+	if err := tc.Handshake(); err != nil {
 		e := handshakeError(err)
 		e.RetryPlaintext = retry
 		return fail(e, false)
@@ -328,10 +330,12 @@ type Session struct {
 	plain   error
 	timeout time.Duration
 	state   tls.ConnectionState
+	dl      time.Time // the connection deadline last set, zero for none
 }
 
 // ready finishes a successful Upgrade: deadlines cleared, state recorded.
 func (s *Session) ready() *Session {
+	s.dl = time.Time{}
 	_ = s.raw.SetDeadline(time.Time{})
 	if s.tls != nil {
 		s.state = s.tls.ConnectionState()
@@ -367,12 +371,19 @@ func (s *Session) Authentication() Authentication { return s.auth }
 // Level returns the level the session was established under.
 func (s *Session) Level() Level { return s.level }
 
-// setDeadline bounds the next exchange by d and by ctx's deadline.
+// setDeadline bounds the next exchange by d and by ctx's deadline. A
+// connection deadline costs timer updates (often a wake-up of the network
+// poller), so one already set that is at most d/64 earlier than the new
+// target is kept: the bound only ever tightens, and by at most 1/64.
 func (s *Session) setDeadline(ctx context.Context, d time.Duration) {
 	t := time.Now().Add(d)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(t) {
 		t = dl
 	}
+	if !s.dl.IsZero() && !s.dl.After(t) && t.Sub(s.dl) < d/64 {
+		return
+	}
+	s.dl = t
 	_ = s.raw.SetDeadline(t)
 }
 
@@ -386,12 +397,18 @@ func (s *Session) command2(ctx context.Context, verb, arg string) (smtpsec.Reply
 	return s.r.ReadReply()
 }
 
-// watch makes ctx's cancellation interrupt blocked I/O.
-func (s *Session) watch(ctx context.Context) func() bool {
+// watch makes ctx's cancellation interrupt blocked I/O. Call the returned
+// function when the I/O is done.
+func (s *Session) watch(ctx context.Context) func() {
 	if ctx.Done() == nil {
-		return func() bool { return true }
+		return func() {}
 	}
-	return context.AfterFunc(ctx, func() { _ = s.raw.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() { _ = s.raw.SetDeadline(time.Unix(1, 0)) })
+	return func() {
+		if !stop() {
+			s.dl = time.Time{} // the deadline was moved to the past
+		}
+	}
 }
 
 // Command sends line (without CRLF) and reads the reply, bounded by the
@@ -463,10 +480,10 @@ func (s *Session) Data(ctx context.Context, msg []byte) (smtpsec.Reply, error) {
 	if err != nil || r.Code != 354 {
 		return r, err
 	}
-	stop := s.watch(ctx)
+	done := s.watch(ctx)
 	s.setDeadline(ctx, s.timeout)
 	_, err = s.conn.Write(body)
-	stop()
+	done()
 	if err != nil {
 		return smtpsec.Reply{}, ctxErr(ctx, err)
 	}

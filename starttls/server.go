@@ -128,8 +128,8 @@ type ServerConn[S any] struct {
 	tls  *tls.Conn
 	r    *smtpwire.Reader
 	wbuf []byte
-	// when the read and write deadlines were last set
-	readSet, writeSet time.Time
+	// the read and write deadlines last set, zero for none
+	readDL, writeDL time.Time
 }
 
 // NewServerConn wraps an accepted connection. If conn is a *tls.Conn (an
@@ -173,25 +173,23 @@ func (c *ServerConn[S]) Gate(verb string) *smtpsec.ReplyError {
 }
 
 // setDeadline bounds the next read or write by d (default def) and ctx's
-// deadline. To spare a timer update per command, a deadline set less than
-// d/64 ago is kept: it is earlier than the new one, so the bound only
-// tightens, by at most 1/64 of the timeout.
+// deadline. A connection deadline costs timer updates, so one already set
+// that is at most d/64 earlier than the new target is kept: the bound only
+// ever tightens, and by at most 1/64.
 func (c *ServerConn[S]) setDeadline(ctx context.Context, d, def time.Duration, write bool) {
 	d = orDefault(d, def)
-	now := time.Now()
-	last := &c.readSet
-	if write {
-		last = &c.writeSet
-	}
-	dl, hasDL := ctx.Deadline()
-	if !hasDL && !last.IsZero() && now.Sub(*last) < d/64 {
-		return
-	}
-	t := now.Add(d)
-	if hasDL && dl.Before(t) {
+	t := time.Now().Add(d)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(t) {
 		t = dl
 	}
-	*last = now
+	last := &c.readDL
+	if write {
+		last = &c.writeDL
+	}
+	if !last.IsZero() && !last.After(t) && t.Sub(*last) < d/64 {
+		return
+	}
+	*last = t
 	if write {
 		_ = c.raw.SetWriteDeadline(t)
 	} else {
@@ -199,9 +197,9 @@ func (c *ServerConn[S]) setDeadline(ctx context.Context, d, def time.Duration, w
 	}
 }
 
-// resetDeadlines forgets the cached deadlines, after the connection's
+// resetDeadlines forgets the deadlines last set, after the connection's
 // deadlines were changed directly.
-func (c *ServerConn[S]) resetDeadlines() { c.readSet, c.writeSet = time.Time{}, time.Time{} }
+func (c *ServerConn[S]) resetDeadlines() { c.readDL, c.writeDL = time.Time{}, time.Time{} }
 
 // ReadCommand reads the next command line, bounded by ReadTimeout, ctx and
 // MaxLineLength. Errors are those of smtpwire's reader: a *SyntaxError
