@@ -23,6 +23,7 @@ func ExampleConfig_Serve() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- cfg.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
 
 	conn, _ := net.Dial("tcp", ln.Addr().String())
 	// Plaintext (level none), to keep the example short.
@@ -37,7 +38,5 @@ func ExampleConfig_Serve() {
 	_ = s.Quit(ctx)
 	m := <-got
 	fmt.Println(r.String()[:3], m.Helo, m.Mail.Path, m.Rcpts[0].Path, m.TLS == nil)
-	cancel()
-	<-done
 	// Output: 250 client.example.org a@example.org b@example.test true
 }
