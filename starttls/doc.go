@@ -99,6 +99,12 @@
 // come from MTA-STS (RFC 8461) or DANE (RFC 7672), not from an unsigned MX
 // lookup.
 //
+// # Stability
+//
+// The level names (Level.String), the RFC 8460 result types and the reply
+// texts of ReplyMustIssueSTARTTLS are stable. Error strings are not: match
+// errors with errors.Is and errors.As.
+//
 // # Limits
 //
 // Reply lines are limited to 2048 octets by default (at most 4096), replies
