@@ -108,8 +108,9 @@ func (c *Client) limits() smtpwire.Limits {
 // continuing on a socket after its 220 to STARTTLS is never safe. Every
 // other level is mandatory: any failure returns an *Error and no Session.
 //
-// On error, conn has been closed (after a best-effort QUIT when the
-// dialogue was still in plaintext), and the error is an *Error: match its
+// On error, conn has been closed (after a best-effort QUIT when the server
+// had answered, and never while a TLS handshake was pending), and the
+// error is an *Error: match its
 // kind with errors.Is (ErrNotOffered, ErrRefused, ErrHandshake,
 // ErrCertificate, ErrProtocol, ErrConnection, ErrRejected, ErrPolicy), and
 // report it with Error.Result.
@@ -128,11 +129,13 @@ func (c *Client) Upgrade(ctx context.Context, conn net.Conn, serverName string, 
 		if err := ctxDone(ctx); err != nil && (e.Kind == ErrConnection || e.Kind == ErrHandshake) {
 			e.Err = err
 		}
+		// RFC 3207 §4.1: a client not satisfied SHOULD send QUIT. It goes
+		// inside TLS when the handshake completed, and never waits.
 		if quit {
 			_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = conn.Write([]byte("QUIT\r\n"))
+			_, _ = s.conn.Write([]byte("QUIT\r\n"))
 		}
-		_ = conn.Close()
+		_ = s.conn.Close()
 		return nil, e
 	}
 	if err := p.validate(serverName); err != nil {
@@ -237,7 +240,7 @@ func (c *Client) Upgrade(ctx context.Context, conn net.Conn, serverName string, 
 		return fail(e, false)
 	}
 	if ehlo.Code != 250 {
-		return fail(&Error{Kind: ErrRejected, Reply: &ehlo, RetryPlaintext: retry}, false)
+		return fail(&Error{Kind: ErrRejected, Reply: &ehlo, RetryPlaintext: retry}, true)
 	}
 	s.ext = parseExtensions(ehlo)
 	s.auth = auth

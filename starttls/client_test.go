@@ -590,3 +590,20 @@ func TestErrorString(t *testing.T) {
 	err := &starttls.Error{Kind: starttls.ErrRefused, Err: errors.New("x")}
 	assert.Equal(t, "starttls: STARTTLS refused: x", err.Error())
 }
+
+func TestEHLORejectedInsideTLS(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	addr := listen(t, mx{cfg: serverTLS(p.good), post: "421 4.7.0 not now\r\n"}.run)
+	for _, lc := range allLevels(p) {
+		t.Run(lc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := upgrade(t, client, addr, lc.policy)
+			require.ErrorIs(t, err, starttls.ErrRejected)
+			var e *starttls.Error
+			require.ErrorAs(t, err, &e)
+			assert.True(t, e.Temporary())
+			assert.Equal(t, lc.policy.Level == starttls.May, e.RetryPlaintext)
+		})
+	}
+}
