@@ -241,17 +241,19 @@ func (e *eval) expand(buf []byte, s, domain string, set macroSet) ([]byte, bool)
 		before := len(buf)
 		c := s[i]
 		if c != '%' {
-			if (c < 0x21 || c > 0x7e) && !(c == ' ' && set == macroExplain) {
-				return buf, false
+			j := strings.IndexByte(s[i:], '%')
+			if j < 0 {
+				j = len(s)
+			} else {
+				j += i
 			}
-			j := i + 1
-			for j < len(s) && s[j] != '%' {
-				j++
-			}
-			// validate the run of literals
-			for k := i + 1; k < j; k++ {
-				if c := s[k]; (c < 0x21 || c > 0x7e) && !(c == ' ' && set == macroExplain) {
-					return buf, false
+			// Domain-specs were validated by the parser; explanation
+			// text comes from DNS and is checked here.
+			if set != macroDomain {
+				for k := i; k < j; k++ {
+					if c := s[k]; (c < 0x21 || c > 0x7e) && !(c == ' ' && set == macroExplain) {
+						return buf, false
+					}
 				}
 			}
 			buf = append(buf, s[i:j]...)

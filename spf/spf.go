@@ -264,8 +264,8 @@ func initialDomain(d string) (string, bool) {
 		return "", false
 	}
 	// Fast path: a lower-case LDH name is already normal.
-	if n := trimDot(d); validQueryName(n) && isLowerLDH(n) {
-		return n, strings.IndexByte(n, '.') > 0
+	if n, dots, ok := lowerLDHName(trimDot(d)); ok {
+		return n, dots > 0
 	}
 	n, err := dnsname.Normalize(d)
 	if err != nil || strings.IndexByte(n, '.') < 0 {
@@ -274,16 +274,33 @@ func initialDomain(d string) (string, bool) {
 	return n, true
 }
 
-// isLowerLDH reports whether s holds only lower-case letters, digits, "-",
-// "_" and ".".
-func isLowerLDH(s string) bool {
+// lowerLDHName reports whether s is a valid query name (see
+// checkQueryName) of lower-case letters, digits, "-" and "_", and counts its
+// dots, in one pass.
+func lowerLDHName(s string) (string, int, bool) {
+	if s == "" || len(s) > 253 {
+		return "", 0, false
+	}
+	dots, l := 0, 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_':
+			l++
+			if l > 63 {
+				return "", 0, false
+			}
+		case c == '.':
+			if l == 0 {
+				return "", 0, false
+			}
+			dots++
+			l = 0
+		default:
+			return "", 0, false
 		}
 	}
-	return true
+	return s, dots, l > 0
 }
 
 // eval is the state of one evaluation.
@@ -299,7 +316,10 @@ type eval struct {
 	maxLookups, maxVoids, lookups, voids int
 	authentic                            bool
 
-	stack  [maxDepth]string // the domains being evaluated, for loops
+	// The domains being evaluated, for loops: the first few inline, the
+	// rest (rare: includes nested more than 4 deep) in deeper.
+	stack  [4]string
+	deeper []string
 	nstack int
 
 	overBudget bool // an expansion exceeded maxExpansionWork
@@ -332,18 +352,31 @@ func (e *eval) logf(msg string, args ...any) {
 func (e *eval) checkHost(domain string, depth int) hostResult {
 	// Loops: a domain already being evaluated would repeat the same
 	// evaluation (RFC 7208 §4.6.4 would stop it at the limit anyway).
-	for _, d := range e.stack[:e.nstack] {
+	n := e.nstack
+	for i := 0; i < n && i < len(e.stack); i++ {
+		if e.stack[i] == domain {
+			return e.fail(PermError, domain, "", ErrLoop)
+		}
+	}
+	for _, d := range e.deeper {
 		if d == domain {
 			return e.fail(PermError, domain, "", ErrLoop)
 		}
 	}
-	if e.nstack >= len(e.stack) {
+	if n >= maxDepth {
 		return e.fail(PermError, domain, "", ErrTooManyLookups)
 	}
-	e.stack[e.nstack] = domain
+	if n < len(e.stack) {
+		e.stack[n] = domain
+	} else {
+		e.deeper = append(e.deeper, domain)
+	}
 	e.nstack++
 	r := e.evalRecord(domain, depth)
 	e.nstack--
+	if n >= len(e.stack) {
+		e.deeper = e.deeper[:len(e.deeper)-1]
+	}
 	return r
 }
 
@@ -465,8 +498,12 @@ func (e *eval) targetName(spec, domain string) (string, bool) {
 		}
 		name = string(truncateDomain(b))
 	}
-	if !validQueryName(name) {
+	clean, ok := checkQueryName(name)
+	if !ok {
 		return "", false
+	}
+	if clean {
+		return name, true
 	}
 	return presentationName(name), true
 }
@@ -760,25 +797,31 @@ func sanitizeText(s string) string {
 	return string(b)
 }
 
-// validQueryName reports whether name can be sent as a DNS query: 1 to 253
-// octets, labels of 1 to 63 octets (RFC 1035 §2.3.4).
-func validQueryName(name string) bool {
+// checkQueryName reports whether name can be sent as a DNS query (ok: 1 to
+// 253 octets, labels of 1 to 63 octets, RFC 1035 §2.3.4) and whether it
+// needs no escaping (clean, see presentationName), in one pass.
+func checkQueryName(name string) (clean, ok bool) {
 	if name == "" || len(name) > 253 {
-		return false
+		return false, false
 	}
+	clean = true
 	l := 0
 	for i := 0; i < len(name); i++ {
-		if name[i] == '.' {
+		c := name[i]
+		if c == '.' {
 			if l == 0 {
-				return false
+				return false, false
 			}
 			l = 0
 			continue
 		}
+		if needsEscape(c) {
+			clean = false
+		}
 		l++
 		if l > 63 {
-			return false
+			return false, false
 		}
 	}
-	return l > 0
+	return clean, l > 0
 }
