@@ -95,7 +95,7 @@ func (p *policy) decide(ctx context.Context, req *postfix.PolicyRequest) (postfi
 		return "", fmt.Errorf("unsupported request type %q", r)
 	}
 	switch strings.ToUpper(req.Get("protocol_state")) {
-	case "MAIL", "RCPT", "DATA":
+	case "MAIL", "RCPT", "DATA", "BDAT":
 	default:
 		// CONNECT, EHLO and HELO come before the sender is known;
 		// PREPEND is not allowed at END-OF-MESSAGE; VRFY and ETRN carry

@@ -108,6 +108,7 @@ func TestPolicyDecisions(t *testing.T) {
 		{"connect stage", nil, req("protocol_state", "CONNECT", "sender", "mallory@fail.test"), `^DUNNO$`, ""},
 		{"end of message", nil, req("protocol_state", "END-OF-MESSAGE"), `^DUNNO$`, ""},
 		{"mail stage", nil, req("protocol_state", "MAIL", "sender", "mallory@fail.test"), `^550 5\.7\.23 `, ""},
+		{"bdat stage", nil, req("protocol_state", "BDAT"), `^PREPEND Received-SPF: pass `, ""},
 		{"mapped address", nil, req("client_address", "::ffff:192.0.2.10"), `^PREPEND Received-SPF: pass `, ""},
 		{"bad client address", nil, req("client_address", "unknown"), `^DUNNO$`, ""},
 		{"iprev pass", func(p *policy) { p.iprev = iprevReject }, req(), `^PREPEND Received-SPF: pass `, ""},

@@ -199,7 +199,8 @@ func (a Action) Valid() error {
 // Prepend returns a PREPEND action that adds field, a header field such as
 // spf.Outcome.ReceivedSPF returns. A folded field is unfolded (each CRLF
 // or LF followed by white space becomes one space), because an action is
-// one line; other control characters become spaces.
+// one line; other control characters become spaces. Postfix folds a long
+// header line again when it relays the message (smtp_line_length_limit).
 func Prepend(field string) Action {
 	var b strings.Builder
 	b.Grow(len("PREPEND ") + len(field))
