@@ -213,21 +213,19 @@ func (c *Checker) runDomain(ctx context.Context, ip netip.Addr, helo, sender, lo
 		return o, err
 	}
 	// RFC 7208 §4.3: a malformed or single-label domain gives None.
-	sd, ok := initialDomain(senderDomain)
+	dom, ok := initialDomain(domain)
 	if !ok {
 		o.Result, o.Domain = None, domain
 		return o, nil
 	}
-	e.senderDomain = sd
-	if domain != senderDomain {
-		if domain, ok = initialDomain(domain); !ok {
-			o.Result, o.Domain = None, domain
-			return o, nil
-		}
-	} else {
-		domain = sd
+	e.senderDomain = senderDomain // %{o}: normalised when it can be
+	if senderDomain == domain {
+		e.senderDomain = dom
+	} else if sd, ok := initialDomain(senderDomain); ok {
+		e.senderDomain = sd
 	}
-	r := e.checkHost(domain, 0)
+	domain = dom
+	r := e.checkHost(domain)
 	o.Result, o.Domain, o.Mechanism = r.result, r.domain, r.term
 	o.Lookups, o.VoidLookups = e.lookups, e.voids
 	if r.err != nil {
@@ -347,9 +345,9 @@ func (e *eval) logf(msg string, args ...any) {
 	}
 }
 
-// checkHost is check_host() of RFC 7208 §4 for domain, at include/redirect
-// depth depth.
-func (e *eval) checkHost(domain string, depth int) hostResult {
+// checkHost is check_host() of RFC 7208 §4 for domain, inside the current
+// include/redirect path.
+func (e *eval) checkHost(domain string) hostResult {
 	// Loops: a domain already being evaluated would repeat the same
 	// evaluation (RFC 7208 §4.6.4 would stop it at the limit anyway).
 	n := e.nstack
@@ -372,7 +370,7 @@ func (e *eval) checkHost(domain string, depth int) hostResult {
 		e.deeper = append(e.deeper, domain)
 	}
 	e.nstack++
-	r := e.evalRecord(domain, depth)
+	r := e.evalRecord(domain)
 	e.nstack--
 	if n >= len(e.stack) {
 		e.deeper = e.deeper[:len(e.deeper)-1]
@@ -381,7 +379,7 @@ func (e *eval) checkHost(domain string, depth int) hostResult {
 }
 
 // evalRecord evaluates the record of domain (RFC 7208 §4.4 to §4.7).
-func (e *eval) evalRecord(domain string, depth int) hostResult {
+func (e *eval) evalRecord(domain string) hostResult {
 	rec, r := e.record(domain)
 	if rec == nil {
 		return r
@@ -389,7 +387,7 @@ func (e *eval) evalRecord(domain string, depth int) hostResult {
 	// RFC 7208 §4.6.2: mechanisms in order; the first match decides.
 	for i := range rec.Directives {
 		d := &rec.Directives[i]
-		m, r := e.match(d, domain, depth)
+		m, r := e.match(d, domain)
 		if r.err != nil {
 			return r
 		}
@@ -412,7 +410,7 @@ func (e *eval) evalRecord(domain string, depth int) hostResult {
 			// An impossible name does not exist: no record (§6.1).
 			return e.fail(PermError, domain, term, ErrNoRecord)
 		}
-		r := e.checkHost(target, depth+1)
+		r := e.checkHost(target)
 		if r.err == nil && r.result == None {
 			// RFC 7208 §6.1: a redirect to a domain without a record is
 			// permerror.
@@ -545,7 +543,7 @@ func needsEscape(c byte) bool {
 }
 
 // match evaluates one mechanism (RFC 7208 §5).
-func (e *eval) match(d *Directive, domain string, depth int) (bool, hostResult) {
+func (e *eval) match(d *Directive, domain string) (bool, hostResult) {
 	switch d.Mechanism {
 	case MechanismAll:
 		return true, hostResult{}
@@ -576,7 +574,7 @@ func (e *eval) match(d *Directive, domain string, depth int) (bool, hostResult) 
 	case MechanismInclude:
 		// RFC 7208 §5.2: pass matches; fail, softfail, neutral do not;
 		// temperror and permerror propagate; none is permerror.
-		r := e.checkHost(target, depth+1)
+		r := e.checkHost(target)
 		if r.err != nil {
 			return false, r
 		}

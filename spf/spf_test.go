@@ -260,6 +260,13 @@ func TestCheckHELOAndCheckHost(t *testing.T) {
 	assert.Equal(t, spf.Pass, o.Result)
 	assert.Equal(t, "pass.example.com", o.Domain)
 	assert.Equal(t, spf.IdentityMailFrom, o.Identity)
+
+	// The sender's domain need not be valid: only <domain> is (§4.3).
+	o, err = c.CheckHost(ctx, netip.MustParseAddr("192.0.2.9"), "Pass.Example.COM.", "nobody")
+	require.NoError(t, err)
+	assert.Equal(t, spf.Pass, o.Result)
+	assert.Equal(t, "pass.example.com", o.Domain)
+	assert.Equal(t, "postmaster@nobody", o.Sender)
 }
 
 func TestLookupLimit(t *testing.T) {
@@ -581,4 +588,23 @@ func TestErrorMessages(t *testing.T) {
 		Err: &spf.LookupError{Name: "x.example.com", Type: "A", Err: errors.New("i/o timeout")}}
 	assert.Equal(t, `spf: temperror in the record of "example.com" at term "a:x.example.com": DNS lookup failed: A "x.example.com": i/o timeout`, e.Error())
 	assert.ErrorIs(t, e, spf.ErrDNS)
+}
+
+func TestNestingBound(t *testing.T) {
+	t.Parallel()
+	var zt strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&zt, "n%d TXT \"v=spf1 include:n%d.example.com -all\"\n", i, i+1)
+	}
+	zt.WriteString("n30 TXT \"v=spf1 +all\"\n")
+	z := zone(t, zt.String())
+	c := &spf.Checker{Resolver: z, MaxLookups: 100}
+	ip := netip.MustParseAddr("192.0.2.1")
+	o, err := c.Check(context.Background(), spf.Input{IP: ip, MailFrom: "a@n20.example.com"})
+	assert.NoError(t, err)
+	assert.Equal(t, spf.Pass, o.Result, "10 nested includes")
+	o, err = c.Check(context.Background(), spf.Input{IP: ip, MailFrom: "a@n0.example.com"})
+	assert.Equal(t, spf.PermError, o.Result, "30 nested includes exceed the nesting bound")
+	assert.ErrorIs(t, err, spf.ErrTooManyLookups)
+	assert.LessOrEqual(t, o.Lookups, 17)
 }
