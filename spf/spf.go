@@ -68,8 +68,9 @@ type Checker struct {
 	// time.Now.
 	Now func() time.Time
 
-	// Logger receives one Debug record per evaluated term and DNS error.
-	// nil means silent. The text of these records is not stable.
+	// Logger receives a Debug record for each mechanism evaluated and for
+	// the error that ends a check. nil means silent. The text of these
+	// records is not stable.
 	Logger *slog.Logger
 
 	cache recordCache
@@ -391,10 +392,10 @@ func (e *eval) evalRecord(domain string) hostResult {
 		if r.err != nil {
 			return r
 		}
+		if e.c.Logger != nil {
+			e.logf("spf term", "domain", domain, "term", d.term(), "match", m)
+		}
 		if m {
-			if e.c.Logger != nil {
-				e.logf("spf match", "domain", domain, "term", d.term())
-			}
 			return hostResult{result: d.Qualifier.Result(), domain: domain, term: d.term(), rec: rec}
 		}
 	}
