@@ -42,8 +42,8 @@ type Checker struct {
 	Resolver resolver.Resolver
 
 	// MaxLookups is the limit on DNS-querying terms (include, a, mx, ptr,
-	// exists, redirect) over the whole evaluation. 0 means 10, the limit
-	// of RFC 7208 §4.6.4; values above 10 violate that section.
+	// exists, redirect) over the whole evaluation. 0 (or less) means 10,
+	// the limit of RFC 7208 §4.6.4; values above 10 violate that section.
 	MaxLookups int
 
 	// MaxVoidLookups is the limit on DNS-querying terms whose lookup
