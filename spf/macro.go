@@ -284,9 +284,6 @@ func (e *eval) expand(buf []byte, s, domain string, set macroSet) ([]byte, bool)
 			return buf, false
 		}
 		buf = e.bound(buf, set)
-		if e.ctx.Err() != nil {
-			return buf, false
-		}
 	}
 	return buf, true
 }
