@@ -1,4 +1,4 @@
-// Package spf implements the Sender Policy Framework (SPF), RFC 7208: the
+// Package spf implements the Sender Policy Framework (SPF), [RFC 7208]: the
 // check a mail receiver makes to learn whether the SMTP client's IP address
 // is authorized to send mail for the domain in MAIL FROM (or HELO).
 //
@@ -45,9 +45,8 @@
 // record without DNS, for linting and tests.
 //
 // The error returned with an [Outcome] is non-nil exactly when the result is
-// TempError or PermError. It is then an [*Error] naming the domain whose
-// record and the term that caused it, even inside a chain of includes, and
-// wrapping a sentinel such as [ErrTooManyLookups], a [*SyntaxError] or a
+// TempError or PermError. It is then an [*Error] naming the domain and the
+// term that caused it, even deep inside a chain of includes, and wrapping a sentinel such as [ErrTooManyLookups], a [*SyntaxError] or a
 // [*LookupError]; match with errors.Is and errors.As. A verdict such as Fail
 // is data, never an error.
 //
@@ -57,7 +56,7 @@
 // DNSSEC-validated.
 //
 // [Outcome.ReceivedSPF] renders the Received-SPF header field of §9.1 and
-// [Outcome.AuthenticationResults] the "spf=" method entry of RFC 8601.
+// [Outcome.AuthenticationResults] the "spf=" method entry of [RFC 8601].
 //
 // # Limits
 //
@@ -110,4 +109,7 @@
 // The text of the Received-SPF comment, of Error messages and of the Logger
 // records is not stable; the Result tokens, the header keys and the Outcome
 // fields are.
+//
+// [RFC 7208]: https://www.rfc-editor.org/rfc/rfc7208
+// [RFC 8601]: https://www.rfc-editor.org/rfc/rfc8601
 package spf
