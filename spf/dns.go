@@ -1,7 +1,6 @@
 package spf
 
 import (
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -47,13 +46,16 @@ func (e *eval) query(name string, qtype uint16) (*resolver.Answer, bool, error) 
 	return nil, false, e.lookupErr(name, dns.TypeToString[qtype], &RcodeError{Rcode: a.Rcode})
 }
 
-func (e *eval) lookupTXT(name string) ([]string, bool, error) {
+// lookupTXT returns the TXT records of name, each joined; with a Querier
+// they are appended to buf, which the caller may provide to avoid an
+// allocation.
+func (e *eval) lookupTXT(name string, buf []string) ([]string, bool, error) {
 	if e.q != nil {
 		a, void, err := e.query(name, dns.TypeTXT)
 		if err != nil || void {
 			return nil, void, err
 		}
-		out := make([]string, 0, len(a.Records))
+		out := buf[:0]
 		for _, rr := range a.Records {
 			if t, ok := rr.(*dns.TXT); ok {
 				out = append(out, joinTXT(t.Txt))
@@ -71,8 +73,9 @@ func (e *eval) lookupTXT(name string) ([]string, bool, error) {
 	return txts, len(txts) == 0, nil
 }
 
-// lookupIP returns the A (v6 false) or AAAA (v6 true) addresses of name.
-func (e *eval) lookupIP(name string, v6 bool) ([]netip.Addr, bool, error) {
+// lookupIP returns the A (v6 false) or AAAA (v6 true) addresses of name;
+// with a Querier they are appended to buf (see lookupTXT).
+func (e *eval) lookupIP(name string, v6 bool, buf []netip.Addr) ([]netip.Addr, bool, error) {
 	if e.q != nil {
 		qtype := dns.TypeA
 		if v6 {
@@ -82,7 +85,7 @@ func (e *eval) lookupIP(name string, v6 bool) ([]netip.Addr, bool, error) {
 		if err != nil || void {
 			return nil, void, err
 		}
-		out := make([]netip.Addr, 0, len(a.Records))
+		out := buf[:0]
 		for _, rr := range a.Records {
 			switch r := rr.(type) {
 			case *dns.A:
@@ -111,30 +114,41 @@ func (e *eval) lookupIP(name string, v6 bool) ([]netip.Addr, bool, error) {
 	return addrs, len(addrs) == 0, nil
 }
 
-// lookupMX returns the MX records of name in the resolver's order. Host
-// names may end in a dot; the records must not be modified.
-func (e *eval) lookupMX(name string) ([]*net.MX, bool, error) {
+// lookupMX returns the MX host names of name in the resolver's order,
+// without trailing dots ("" for a null MX, RFC 7505), appended to buf;
+// only the first len(buf) are kept, and more reports whether there were
+// others (see lookupTXT).
+func (e *eval) lookupMX(name string, buf []string) (hosts []string, more, void bool, err error) {
+	hosts = buf[:0]
 	if e.q != nil {
 		a, void, err := e.query(name, dns.TypeMX)
 		if err != nil || void {
-			return nil, void, err
+			return nil, false, void, err
 		}
-		out := make([]*net.MX, 0, len(a.Records))
 		for _, rr := range a.Records {
 			if m, ok := rr.(*dns.MX); ok {
-				out = append(out, &net.MX{Host: m.Mx, Pref: m.Preference})
+				if len(hosts) == cap(hosts) {
+					return hosts, true, false, nil
+				}
+				hosts = append(hosts, trimDot(m.Mx))
 			}
 		}
-		return out, len(out) == 0, nil
+		return hosts, false, len(hosts) == 0, nil
 	}
 	mxs, err := e.r.LookupMX(e.ctx, name)
 	if err != nil {
 		if resolver.IsNotFound(err) && e.ctx.Err() == nil {
-			return nil, true, nil
+			return nil, false, true, nil
 		}
-		return nil, false, e.lookupErr(name, "MX", err)
+		return nil, false, false, e.lookupErr(name, "MX", err)
 	}
-	return mxs, len(mxs) == 0, nil
+	for _, m := range mxs {
+		if len(hosts) == cap(hosts) {
+			return hosts, true, false, nil
+		}
+		hosts = append(hosts, trimDot(m.Host))
+	}
+	return hosts, false, len(hosts) == 0, nil
 }
 
 // lookupPTR returns the PTR names of the client IP, without trailing dots.

@@ -426,7 +426,8 @@ func (e *eval) evalRecord(domain string) hostResult {
 // record fetches and selects the SPF record of domain (RFC 7208 §4.4, §4.5).
 // A nil record comes with the result to return.
 func (e *eval) record(domain string) (*Record, hostResult) {
-	txts, void, err := e.lookupTXT(domain)
+	var buf [4]string
+	txts, void, err := e.lookupTXT(domain, buf[:0])
 	if err != nil {
 		return nil, e.fail(TempError, domain, "", err)
 	}
@@ -600,7 +601,8 @@ func (e *eval) match(d *Directive, domain string) (bool, hostResult) {
 		return m, hostResult{}
 	case MechanismMX:
 		// RFC 7208 §5.4.
-		hosts, void, err := e.lookupMX(target)
+		var buf [10]string
+		hosts, more, void, err := e.lookupMX(target, buf[:0])
 		if err != nil {
 			return false, e.fail(TempError, domain, term, err)
 		}
@@ -610,13 +612,7 @@ func (e *eval) match(d *Directive, domain string) (bool, hostResult) {
 			}
 			return false, hostResult{}
 		}
-		for i, mx := range hosts {
-			// RFC 7208 §4.6.4: at most 10 MX names per mx mechanism;
-			// exceeding it is permerror.
-			if i >= 10 {
-				return false, e.fail(PermError, domain, term, ErrTooManyMX)
-			}
-			h := trimDot(mx.Host)
+		for _, h := range hosts {
 			if h == "" {
 				continue // null MX (RFC 7505)
 			}
@@ -627,6 +623,11 @@ func (e *eval) match(d *Directive, domain string) (bool, hostResult) {
 			if m {
 				return true, hostResult{}
 			}
+		}
+		// RFC 7208 §4.6.4: at most 10 MX names per mx mechanism; needing
+		// the 11th is permerror.
+		if more {
+			return false, e.fail(PermError, domain, term, ErrTooManyMX)
 		}
 		return false, hostResult{}
 	case MechanismPTR:
@@ -654,7 +655,8 @@ func (e *eval) match(d *Directive, domain string) (bool, hostResult) {
 		return false, hostResult{}
 	case MechanismExists:
 		// RFC 7208 §5.7: an A query whatever the client's family.
-		addrs, void, err := e.lookupIP(target, false)
+		var buf [4]netip.Addr
+		addrs, void, err := e.lookupIP(target, false, buf[:0])
 		if err != nil {
 			return false, e.fail(TempError, domain, term, err)
 		}
@@ -672,7 +674,8 @@ func (e *eval) match(d *Directive, domain string) (bool, hostResult) {
 // matches them with the dual CIDR lengths of d (RFC 7208 §5.3, §5.6).
 func (e *eval) matchHost(host string, d *Directive) (match, void bool, err error) {
 	v6 := !e.ip.Is4()
-	addrs, void, err := e.lookupIP(host, v6)
+	var buf [8]netip.Addr
+	addrs, void, err := e.lookupIP(host, v6, buf[:0])
 	if err != nil || void {
 		return false, void, err
 	}
@@ -701,7 +704,8 @@ func (e *eval) matchHost(host string, d *Directive) (match, void bool, err error
 // validates reports whether name resolves to the client IP (the
 // validation of RFC 7208 §5.5); DNS errors mean no.
 func (e *eval) validates(name string) bool {
-	addrs, _, err := e.lookupIP(name, !e.ip.Is4())
+	var buf [8]netip.Addr
+	addrs, _, err := e.lookupIP(name, !e.ip.Is4(), buf[:0])
 	if err != nil {
 		return false
 	}
@@ -762,7 +766,8 @@ func (e *eval) expExplanation(spec, domain string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	txts, void, err := e.lookupTXT(name)
+	var buf [2]string
+	txts, void, err := e.lookupTXT(name, buf[:0])
 	// RFC 7208 §6.2: no record, several records, a DNS error or a syntax
 	// error all mean the default explanation.
 	if err != nil || void || len(txts) != 1 {
