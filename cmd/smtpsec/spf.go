@@ -124,7 +124,8 @@ func printSPFCheck(e env, asJSON bool, out spf.Outcome, err error, trace []strin
 	if out.Authentic {
 		fmt.Fprintf(w, "dnssec:      every answer authentic\n")
 	}
-	fmt.Fprintf(w, "%s\n", out.ReceivedSPF())
+	// The field is folded for the wire with CRLF; a terminal wants LF.
+	fmt.Fprintf(w, "%s\n", strings.ReplaceAll(out.ReceivedSPF(), "\r\n", "\n"))
 	return code
 }
 
