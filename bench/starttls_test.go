@@ -10,7 +10,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -181,17 +180,31 @@ func startSTLSPeer(b *testing.B, role, cert, key string) stlsPeer {
 	return stlsPeer{addr: strings.TrimSpace(addr), pid: cmd.Process.Pid}
 }
 
-// stlsProcCPU returns a process's CPU time (user + system) from
-// /proc/PID/stat, in 10 ms clock ticks.
+// stlsProcCPU returns the CPU time a process has used: the sum over its threads
+// of the first field of /proc/PID/task/TID/schedstat (nanoseconds on CPU),
+// much finer than the 10 ms ticks of /proc/PID/stat.
 func stlsProcCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	tasks, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
 	if err != nil {
 		return 0, err
 	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+	var total time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", t.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			continue
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		total += time.Duration(ns)
+	}
+	return total, nil
 }
 
 // stlsClientSession is one client session, the same for every server:

@@ -322,7 +322,9 @@ func (c *ServerConn[S]) StartTLS(ctx context.Context, arg string) error {
 		}
 		return &handshakeFailure{err: ctxErr(ctx, err)}
 	}
-	_ = c.raw.SetDeadline(time.Time{})
+	// The handshake deadline stays until the next read or write sets its
+	// own, which it will: both are later than this one by more than 1/64.
+	c.readDL, c.writeDL = dl, dl
 	// RFC 3207 §4.2: back to the initial state; nothing learnt survives.
 	var zero S
 	c.State = zero
