@@ -6,15 +6,29 @@ import (
 )
 
 // EnhancedCode is the subject and detail of an RFC 3463 enhanced status code,
-// without its class digit: EnhancedCode{7, 30} is written "X.7.30", where X is
-// the first digit of the reply code it travels with (RFC 3463 §2). Keeping the
-// class out of the value means a Reply cannot carry a 5xx code with a 4.x.x
-// enhanced code.
+// without its class digit: EnhancedCode{Subject: 7, Detail: 30} is written
+// "X.7.30", where X is the first digit of the reply code it travels with (RFC
+// 3463 §2). Keeping the class out of the value means a Reply cannot carry a
+// 5xx code with a 4.x.x enhanced code.
 //
-// The zero value means "no enhanced code".
+// The zero value means "no enhanced code". The code X.0.0 ("other undefined
+// status", as in "250 2.0.0 OK") has subject and detail 0 too, so it is made
+// with [Enhanced](0, 0), which marks it as present. Write other codes either
+// way; Enhanced(7, 30) == EnhancedCode{Subject: 7, Detail: 30}.
 type EnhancedCode struct {
 	Subject int // 0 to 999; RFC 3463 §2 defines 0 to 7
 	Detail  int // 0 to 999
+
+	// other is set only for X.0.0, which subject and detail alone cannot
+	// tell from the zero value; every other code keeps it false, so that
+	// each code has one representation and == compares codes.
+	other bool
+}
+
+// Enhanced returns the enhanced status code subject.detail. Enhanced(0, 0) is
+// X.0.0, not the zero value.
+func Enhanced(subject, detail int) EnhancedCode {
+	return EnhancedCode{Subject: subject, Detail: detail, other: subject == 0 && detail == 0}
 }
 
 // IsZero reports whether e is the zero value, meaning no enhanced code.

@@ -100,13 +100,9 @@ func (c *Config) hostname() string {
 }
 
 // reply builds a reply with an enhanced status code (RFC 2034: every reply
-// once ENHANCEDSTATUSCODES is advertised). smtpsec.EnhancedCode's zero value
-// means "none", so X.0.0 goes into the text.
+// once ENHANCEDSTATUSCODES is advertised).
 func reply(code, subject, detail int, text string) smtpsec.Reply {
-	if subject == 0 && detail == 0 {
-		return smtpsec.Reply{Code: code, Text: string(rune('0'+code/100)) + ".0.0 " + text}
-	}
-	return smtpsec.Reply{Code: code, Enhanced: smtpsec.EnhancedCode{Subject: subject, Detail: detail}, Text: text}
+	return smtpsec.Reply{Code: code, Enhanced: smtpsec.Enhanced(subject, detail), Text: text}
 }
 
 // ServeConn runs one SMTP session on conn until QUIT, an error, or ctx
@@ -266,7 +262,7 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 			case err != nil:
 				return
 			default:
-				r = smtpsec.Reply{Code: 250, Text: "2.0.0 OK: queued"}
+				r = reply(250, 0, 0, "OK: queued")
 				if c.Deliver != nil {
 					if re := c.Deliver(ctx, &Message{Session: *session(), Data: data}); re != nil {
 						r = re.Reply
@@ -276,11 +272,11 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 			sc.State.mail, sc.State.rcpts = nil, nil
 		case "RSET":
 			sc.State.mail, sc.State.rcpts = nil, nil
-			r = smtpsec.Reply{Code: 250, Text: "2.0.0 OK"}
+			r = reply(250, 0, 0, "OK")
 		case "NOOP":
-			r = smtpsec.Reply{Code: 250, Text: "2.0.0 OK"}
+			r = reply(250, 0, 0, "OK")
 		case "QUIT":
-			_ = sc.Reply(ctx, smtpsec.Reply{Code: 221, Text: "2.0.0 Bye"})
+			_ = sc.Reply(ctx, reply(221, 0, 0, "Bye"))
 			return
 		default:
 			r = reply(502, 5, 1, "Command not implemented")

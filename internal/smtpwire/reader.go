@@ -246,7 +246,7 @@ func parseEnhanced(b []byte, class int) (smtpsec.EnhancedCode, string, bool) {
 	if !ok || (j < len(b) && b[j] != ' ') {
 		return smtpsec.EnhancedCode{}, "", false
 	}
-	return smtpsec.EnhancedCode{Subject: subject, Detail: detail}, string(b[:j]), true
+	return smtpsec.Enhanced(subject, detail), string(b[:j]), true
 }
 
 // digits parses one to three decimal digits at b[i:].

@@ -25,7 +25,7 @@ func TestReadReply(t *testing.T) {
 		{"single", "220 mx.example.test ESMTP\r\n", smtpsec.Reply{Code: 220, Text: "mx.example.test ESMTP"}, nil},
 		{"bare code", "250\r\n", smtpsec.Reply{Code: 250}, nil},
 		{"enhanced", "550 5.7.1 no\r\n", smtpsec.Reply{Code: 550, Enhanced: smtpsec.EnhancedCode{Subject: 7, Detail: 1}, Text: "no"}, nil},
-		{"enhanced only", "250 2.0.0\r\n", smtpsec.Reply{Code: 250, Enhanced: smtpsec.EnhancedCode{}, Text: ""}, nil},
+		{"enhanced only", "250 2.0.0\r\n", smtpsec.Reply{Code: 250, Enhanced: smtpsec.Enhanced(0, 0), Text: ""}, nil},
 		{"enhanced class mismatch", "550 4.7.1 no\r\n", smtpsec.Reply{Code: 550, Text: "4.7.1 no"}, nil},
 		{"enhanced needs space", "550 5.7.1x\r\n", smtpsec.Reply{Code: 550, Text: "5.7.1x"}, nil},
 		{"3xx keeps text", "354 2.0.0 go\r\n", smtpsec.Reply{Code: 354, Text: "2.0.0 go"}, nil},
