@@ -41,7 +41,8 @@ Usage:
   smtpsec dmarc       DOMAIN
   smtpsec mtasts      DOMAIN [--policy FILE]
   smtpsec dane        HOST [--port 25] [--domain DOMAIN] [--assume-secure]
-  smtpsec starttls probe HOST[:PORT] [--level LEVEL]
+  smtpsec starttls probe HOST[:PORT] [--level LEVEL] [--name NAMES] [--ca FILE]
+                      [--pin SHA256] [--domain DOMAIN]
   smtpsec srs forward --domain DOMAIN --secrets FILE [ADDRESS...]
   smtpsec srs reverse --domain DOMAIN --secrets FILE [ADDRESS...]
   smtpsec serve policy [--config FILE] [--listen ADDR] [--dns ADDR] [flags]
@@ -114,6 +115,10 @@ func run(ctx context.Context, args []string, e env) int {
 		return mtastsRun(ctx, rest, e)
 	case "dane":
 		return daneRun(ctx, rest, e)
+	case "starttls":
+		return sub("starttls", map[string]func(context.Context, []string, env) int{
+			"probe": starttlsProbe,
+		})
 	case "serve":
 		return serveRun(ctx, rest, e)
 	}
