@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -37,9 +36,10 @@ const (
 // bit (RFC 6840 §5.7), so a validating resolver reports whether the answer
 // was validated. A UDP answer with the TC bit is asked again over TCP (RFC
 // 7766 §5). Each server is given at most Timeout per attempt, Attempts rounds
-// over the servers, all within the context's deadline. Names are made
-// absolute and U-labels converted to A-labels; no search list is applied,
-// since the names of mail protocols are fully qualified.
+// over the servers, all within the context's deadline. Names are raw (see
+// the package documentation), made absolute, and U-labels converted to
+// A-labels; no search list is applied, since the names of mail protocols
+// are fully qualified.
 //
 // The zero value is ready to use: it asks the name servers of
 // /etc/resolv.conf, or 127.0.0.1:53 when there are none, and trusts the AD
@@ -190,7 +190,7 @@ func (c *Client) Query(ctx context.Context, name string, qtype uint16) (*Answer,
 		for {
 			for _, rr := range resp.Answer {
 				h := rr.Header()
-				if h.Rrtype == qtype && h.Class == dns.ClassINET && strings.EqualFold(h.Name, cur) {
+				if h.Rrtype == qtype && h.Class == dns.ClassINET && sameName(h.Name, cur) {
 					a.Records = append(a.Records, rr)
 				}
 			}
@@ -201,7 +201,7 @@ func (c *Client) Query(ctx context.Context, name string, qtype uint16) (*Answer,
 			if cn == nil {
 				break
 			}
-			target, err := canonicalName(cn.Target)
+			target, err := presentationKey(cn.Target)
 			if err != nil {
 				return nil, &net.DNSError{Err: errTextMalformed, Name: name, Server: a.Server, UnwrapErr: ErrMalformedResponse}
 			}
@@ -252,7 +252,7 @@ func hasSOA(rrs []dns.RR) bool {
 
 func findCNAME(rrs []dns.RR, owner string) *dns.CNAME {
 	for _, rr := range rrs {
-		if cn, ok := rr.(*dns.CNAME); ok && cn.Hdr.Class == dns.ClassINET && strings.EqualFold(cn.Hdr.Name, owner) {
+		if cn, ok := rr.(*dns.CNAME); ok && cn.Hdr.Class == dns.ClassINET && sameName(cn.Hdr.Name, owner) {
 			return cn
 		}
 	}
@@ -261,7 +261,7 @@ func findCNAME(rrs []dns.RR, owner string) *dns.CNAME {
 
 func containsOwner(cnames []*dns.CNAME, name string) bool {
 	for _, c := range cnames {
-		if strings.EqualFold(c.Hdr.Name, name) {
+		if sameName(c.Hdr.Name, name) {
 			return true
 		}
 	}
@@ -497,7 +497,9 @@ func questionMatches(m *dns.Msg, qname string, qtype uint16) bool {
 		return len(m.Question) == 0 && m.Rcode == dns.RcodeFormatError
 	}
 	q := m.Question[0]
-	return q.Qtype == qtype && q.Qclass == dns.ClassINET && strings.EqualFold(q.Name, qname)
+	// A server may escape the name differently ("a\032b" asked, "a\ b"
+	// answered): compare the names, not their text.
+	return q.Qtype == qtype && q.Qclass == dns.ClassINET && sameName(q.Name, qname)
 }
 
 // packQuery builds a query for (qname, qtype) with EDNS0 and the DO bit, and

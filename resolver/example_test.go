@@ -110,3 +110,27 @@ mx1.example.test.       IN AAAA 2001:db8::25
 	// 10 mx1.example.test. [192.0.2.25 2001:db8::25]
 	// NODATA is not found: true
 }
+
+// Raw names, as net.Resolver takes them, reach records whose names zone text
+// writes with escapes; TXT data comes back as its octets.
+func ExampleCanonicalName() {
+	z, err := resolver.ParseZone(strings.NewReader(`
+foo:bar%x  IN A   192.0.2.1
+a\032b     IN TXT "say \"hi\" caf\195\169"
+`), "example.test.")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	key, _ := resolver.CanonicalName("A B.Example.TEST")
+	fmt.Println(key)
+	ctx := context.Background()
+	txt, _ := z.LookupTXT(ctx, "a b.example.test")
+	fmt.Println(txt[0])
+	addrs, _ := z.LookupNetIP(ctx, "ip4", "foo:bar%x.example.test")
+	fmt.Println(addrs)
+	// Output:
+	// a\ b.example.test.
+	// say "hi" café
+	// [192.0.2.1]
+}

@@ -3,15 +3,18 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/smtpsec/smtpsec/resolver"
+	"github.com/smtpsec/smtpsec/resolver/resolvertest"
 )
 
 // FuzzParseZone checks that any zone text either fails with a *ZoneError or
@@ -27,6 +30,9 @@ func FuzzParseZone(f *testing.F) {
 	f.Add("@ IN SOA ns host ( 1 2 3 4 5 )\n")
 	f.Add("www IN BOGUS x\n")
 	f.Add("\\046 IN A 192.0.2.1\n")
+	f.Add("a\\.b IN A 192.0.2.1\nc.a\\.b IN TXT \"x\"\n")
+	f.Add("\\$d IN TXT \"say \\\"hi\\\" caf\\195\\169\"\nsp\\032ace IN CNAME \\$d\n")
+	f.Add("café IN MX 10 a\\ b\n")
 	f.Add("$INCLUDE x\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		if len(text) > 4096 {
@@ -50,6 +56,13 @@ func FuzzParseZone(f *testing.F) {
 			owner, _, ok := strings.Cut(line, "\t")
 			if !ok {
 				continue
+			}
+			// Owners are in presentation form: asked on the wire, each
+			// owner exists (NOERROR, or a CNAME chain's outcome).
+			m := new(dns.Msg)
+			m.SetQuestion(owner, dns.TypeNULL)
+			if resp := z.Respond(m); resp != nil && len(resp.Answer) == 0 {
+				assert.NotEqual(t, dns.RcodeNameError, resp.Rcode, "owner %s does not exist:\n%s", owner, s)
 			}
 			for _, qtype := range []uint16{dns.TypeA, dns.TypeTXT, dns.TypeCNAME} {
 				a, err := z.Query(ctx, owner, qtype)
@@ -82,5 +95,62 @@ func FuzzReverseName(f *testing.F) {
 		assert.True(t, strings.HasSuffix(name, ".in-addr.arpa.") || strings.HasSuffix(name, ".ip6.arpa."), name)
 		_, ok := dns.IsDomainName(name)
 		assert.True(t, ok)
+	})
+}
+
+// FuzzRawName checks that a raw name, and TXT data of any octets, round-trip
+// through Zone.Add (the name written in presentation form) and Query, in
+// memory and over the wire through resolvertest.Server and Client, with the
+// same key and the same octets.
+func FuzzRawName(f *testing.F) {
+	for _, s := range [][2]string{
+		{"foo:bar%x.example", "v=spf1 -all"},
+		{"a b.example", `say "hi" café`},
+		{`b\s.example.`, "; \\ \x00\xff"},
+		{"$dollar.example", "(x)"},
+		{"CAFÉ.Example", "plain"},
+		{"%{i} %-x.e1.example", ""},
+		{"a\tb;c(d)@e\"f.example", "a\"b"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	z := new(resolver.Zone)
+	srv := resolvertest.NewServer(f, z)
+	c := srv.Client()
+	c.Timeout = 5 * time.Second
+	f.Fuzz(func(t *testing.T, raw, txt string) {
+		key, err := resolver.CanonicalName(raw)
+		if err != nil || key == "." || len(txt) > 255 {
+			return
+		}
+		var b strings.Builder
+		if key[0] == '$' {
+			b.WriteByte('\\') // not a directive
+		}
+		b.WriteString(key + " 300 IN TXT \"")
+		for i := 0; i < len(txt); i++ {
+			switch ch := txt[i]; {
+			case ch == '"' || ch == '\\':
+				b.WriteByte('\\')
+				b.WriteByte(ch)
+			case ch < ' ' || ch > '~':
+				fmt.Fprintf(&b, "\\%03d", ch)
+			default:
+				b.WriteByte(ch)
+			}
+		}
+		b.WriteString("\"\n")
+		require.NoError(t, z.Add(b.String()), "%q", b.String())
+		defer z.Remove(raw, dns.TypeTXT)
+		ctx := context.Background()
+		for name, q := range map[string]resolverQuerier{"zone": z, "wire": c} {
+			a, err := q.Query(ctx, raw, dns.TypeTXT)
+			require.NoError(t, err, name)
+			assert.Equal(t, key, a.Name, name)
+			require.Len(t, a.Records, 1, "%s %q: %+v", name, raw, a)
+			got, err := q.LookupTXT(ctx, raw)
+			require.NoError(t, err, name)
+			assert.Equal(t, []string{txt}, got, name)
+		}
 	})
 }

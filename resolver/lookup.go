@@ -15,8 +15,9 @@ import (
 // and the in-memory path cannot disagree.
 
 // lookupTXT implements Resolver.LookupTXT on top of q: the strings of one
-// record are joined without a separator, records are kept apart (as
-// net.Resolver.LookupTXT does).
+// record are joined without a separator, records are kept apart, and the
+// result is the octets of the record, not miekg/dns's escaped presentation
+// form (as net.Resolver.LookupTXT does: `say "hi"` stays `say "hi"`).
 func lookupTXT(ctx context.Context, q Querier, name string) ([]string, error) {
 	a, err := lookupAnswer(ctx, q, name, dns.TypeTXT)
 	if err != nil {
@@ -25,7 +26,7 @@ func lookupTXT(ctx context.Context, q Querier, name string) ([]string, error) {
 	txts := make([]string, 0, len(a.Records))
 	for _, rr := range a.Records {
 		if t, ok := rr.(*dns.TXT); ok {
-			txts = append(txts, strings.Join(t.Txt, ""))
+			txts = append(txts, joinTXT(t.Txt))
 		}
 	}
 	return txts, nil
@@ -33,19 +34,35 @@ func lookupTXT(ctx context.Context, q Querier, name string) ([]string, error) {
 
 // lookupMX implements Resolver.LookupMX: sorted by preference (stable, so
 // records of equal preference keep the server's order; RFC 5321 §5.1 leaves
-// randomising them to the SMTP client), targets absolute.
+// randomising them to the SMTP client), targets absolute. As net.Resolver
+// does, targets that are not host names (see netDomainName) are dropped and
+// reported with an error returned alongside the others.
 func lookupMX(ctx context.Context, q Querier, name string) ([]*net.MX, error) {
 	a, err := lookupAnswer(ctx, q, name, dns.TypeMX)
 	if err != nil {
 		return nil, err
 	}
 	mxs := make([]*net.MX, 0, len(a.Records))
+	dropped := false
 	for _, rr := range a.Records {
 		if m, ok := rr.(*dns.MX); ok {
-			mxs = append(mxs, &net.MX{Host: dns.Fqdn(m.Mx), Pref: m.Preference})
+			host, ok := netHostName(m.Mx)
+			if !ok {
+				// net keeps an IP address written as a target, as
+				// some domains do.
+				ip, err := netip.ParseAddr(strings.TrimSuffix(host, "."))
+				if err != nil || ip.Zone() != "" {
+					dropped = true
+					continue
+				}
+			}
+			mxs = append(mxs, &net.MX{Host: host, Pref: m.Preference})
 		}
 	}
 	slices.SortStableFunc(mxs, func(x, y *net.MX) int { return int(x.Pref) - int(y.Pref) })
+	if dropped {
+		return mxs, &net.DNSError{Err: errTextInvalidNames, Name: name, Server: a.Server}
+	}
 	return mxs, nil
 }
 
@@ -125,6 +142,8 @@ func appendAddrs(addrs []netip.Addr, a *Answer) []netip.Addr {
 }
 
 // lookupAddr implements Resolver.LookupAddr: the PTR names of addr, absolute.
+// As net.Resolver does, names that are not host names (see netDomainName)
+// are dropped and reported with an error returned alongside the others.
 func lookupAddr(ctx context.Context, q Querier, addr string) ([]string, error) {
 	name, err := ReverseName(addr)
 	if err != nil {
@@ -138,10 +157,19 @@ func lookupAddr(ctx context.Context, q Querier, addr string) ([]string, error) {
 		return nil, err
 	}
 	names := make([]string, 0, len(a.Records))
+	dropped := false
 	for _, rr := range a.Records {
 		if p, ok := rr.(*dns.PTR); ok {
-			names = append(names, dns.Fqdn(p.Ptr))
+			n, ok := netHostName(p.Ptr)
+			if !ok {
+				dropped = true
+				continue
+			}
+			names = append(names, n)
 		}
+	}
+	if dropped {
+		return names, &net.DNSError{Err: errTextInvalidNames, Name: addr, Server: a.Server}
 	}
 	return names, nil
 }

@@ -45,7 +45,9 @@ type Querier interface {
 
 // Answer is one DNS response, after CNAME chains have been followed.
 type Answer struct {
-	// Name is the absolute, lower-case name that was asked.
+	// Name is the name that was asked, in the canonical presentation
+	// form of [CanonicalName]: absolute, lower case, A-labels, special
+	// octets escaped ("a b.example" is "a\ b.example.").
 	Name string
 	// Rcode is the response code of the final response: dns.RcodeSuccess
 	// (with no Records for NODATA), dns.RcodeNameError (NXDOMAIN),

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,8 +14,6 @@ import (
 	"sync"
 
 	"github.com/miekg/dns"
-
-	"github.com/smtpsec/smtpsec/internal/dnsname"
 )
 
 // Failure is a fault a [Zone] can be told to produce for a name, to test how
@@ -62,7 +61,10 @@ func (f Failure) String() string {
 // RFC 8020), gives NODATA; a name that does not exist gives NXDOMAIN; CNAME
 // chains are followed up to [MaxCNAMEChain] (RFC 1034 §4.3.2); wildcards
 // synthesise records for names that do not exist (RFC 4592 §3.3.1); names
-// compare without regard to ASCII case (RFC 4343).
+// compare without regard to ASCII case (RFC 4343). Names in zone text and
+// records are in presentation format and may hold any octet (RFC 2181 §11)
+// through escapes; the names given to methods are raw (see the package
+// documentation).
 //
 // The zero value is an empty zone with origin ".". A Zone is safe for
 // concurrent use; it may be changed while it is being queried.
@@ -95,7 +97,8 @@ type ZoneError struct {
 	Name string
 	// Err is the cause: a *dns.ParseError from the zone-file parser, or one
 	// of ErrCNAMEAndOtherData, ErrRecordClass, ErrBadRecord, or a
-	// *NameError or *dnsname.Error for an owner name that is refused.
+	// *dnsname.Error (or *NameError, for an unescaped U-label that is not
+	// valid UTF-8) for an owner name that is refused.
 	Err error
 }
 
@@ -146,7 +149,7 @@ func (e *ZoneError) Unwrap() error { return e.Err }
 // A file that cannot be parsed gives a *ZoneError whose Line names the line.
 // At most [MaxZoneRecords] records are read.
 func ParseZone(r io.Reader, origin string) (*Zone, error) {
-	o, err := canonicalName(origin)
+	o, err := presentationKey(origin)
 	if err != nil && origin != "" {
 		return nil, &ZoneError{Name: origin, Err: err}
 	}
@@ -224,12 +227,12 @@ func (z *Zone) AddRR(rrs ...dns.RR) error {
 		if h.Class != dns.ClassINET {
 			return &ZoneError{Name: h.Name, Err: ErrRecordClass}
 		}
-		owner, err := canonicalName(h.Name)
+		owner, err := presentationKey(h.Name)
 		if err != nil {
 			return &ZoneError{Name: h.Name, Err: err}
 		}
 		c := dns.Copy(rr)
-		c.Header().Name = owner // A-labels, lower case (RFC 4343 allows either)
+		c.Header().Name = owner // the key: A-labels, lower case (RFC 4343 allows either)
 		if badRdata(c) {
 			return &ZoneError{Name: h.Name, Err: ErrBadRecord}
 		}
@@ -285,9 +288,29 @@ func (z *Zone) AddRR(rrs ...dns.RR) error {
 // back as the same record. The zone-file parser accepts records without data
 // (a form only meaningful in dynamic updates, RFC 2136 §2.5.2) and a few
 // other incomplete forms; such records are refused rather than served.
+// "The same record" means the same wire form: presentation text may spell
+// the same octets in several ways (raw UTF-8 or \DDD in a TXT string).
 func badRdata(rr dns.RR) bool {
 	back, err := dns.NewRR(rr.String())
-	return err != nil || back == nil || !dns.IsDuplicate(rr, back)
+	if err != nil || back == nil {
+		return true
+	}
+	if dns.IsDuplicate(rr, back) {
+		return false
+	}
+	a, errA := packRR(rr)
+	b, errB := packRR(back)
+	return errA != nil || errB != nil || !bytes.Equal(a, b)
+}
+
+// packRR returns rr in uncompressed wire format.
+func packRR(rr dns.RR) ([]byte, error) {
+	buf := make([]byte, dns.Len(rr)+1)
+	n, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
 }
 
 // conflictsWithCNAME reports whether adding rr to a name holding existing
@@ -319,7 +342,8 @@ func conflictsWithCNAME(existing []dns.RR, rr dns.RR) bool {
 // Remove deletes the records of name with type qtype (every type when qtype
 // is 0) and returns how many were deleted. The name keeps existing as an
 // empty non-terminal if names below it remain or it ends up empty (a removed
-// name then answers NODATA, not NXDOMAIN).
+// name then answers NODATA, not NXDOMAIN). name is a raw name, as given to
+// [Zone.Query].
 func (z *Zone) Remove(name string, qtype uint16) int {
 	owner, err := canonicalName(name)
 	if err != nil {
@@ -348,7 +372,8 @@ func (z *Zone) Remove(name string, qtype uint16) int {
 // SetFailure makes queries for name (exactly this name, not the names below
 // it) and type qtype fail with f; qtype 0 means every type, and a failure set
 // for a specific type wins over one set for 0. FailNone clears the failure.
-// A failure also applies when name is reached through a CNAME.
+// A failure also applies when name is reached through a CNAME. name is a
+// raw name, as given to [Zone.Query].
 func (z *Zone) SetFailure(name string, qtype uint16, f Failure) error {
 	owner, err := canonicalName(name)
 	if err != nil {
@@ -372,7 +397,7 @@ func (z *Zone) SetFailure(name string, qtype uint16, f Failure) error {
 // (secure true: answers are Authentic, and resolvertest.Server sets the AD
 // bit) or not (false). The mark of the closest enclosing name wins, so a
 // subtree can be made insecure below a secure one. Names under no mark are
-// insecure.
+// insecure. name is a raw name, as given to [Zone.Query].
 func (z *Zone) SetSecure(name string, secure bool) error {
 	owner, err := canonicalName(name)
 	if err != nil {
@@ -387,53 +412,25 @@ func (z *Zone) SetSecure(name string, secure bool) error {
 	return nil
 }
 
-// canonicalName returns name as an absolute, lower-case name of A-labels.
-// Besides what dnsname.Normalize refuses, it refuses octets other than
-// letters, digits, '-', '_', '*' (wildcards, RFC 4592) and '/' (classless
-// reverse delegation, RFC 2317): net.Resolver refuses even more (its
-// isDomainName), and zone-file escapes such as "\." cannot then make two
-// spellings of one name.
-func canonicalName(name string) (string, error) {
-	if name == "." {
-		return ".", nil
-	}
-	n, err := dnsname.Normalize(name)
-	if err != nil {
-		return "", err
-	}
-	for i := 0; i < len(n); i++ {
-		switch c := n[i]; {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '*', c == '/', c == '.':
-		default:
-			return "", &NameError{Name: name, Octet: c}
-		}
-	}
-	return n + ".", nil
-}
-
-// NameError reports a name holding an octet this package does not accept
-// in names (see [Zone] and [Client]).
-type NameError struct {
-	Name  string // the name as given
-	Octet byte   // the first octet refused
-}
-
-// Error names the refused octet and the name.
-func (e *NameError) Error() string {
-	return "resolver: octet " + strconv.QuoteRune(rune(e.Octet)) + " not allowed in name " + strconv.Quote(e.Name)
-}
-
 // parentName returns the name one label up; the parent of "." is ".". The
-// name is absolute and its labels hold no escaped dots (canonicalName output).
+// name is a key (see canonicalName): a dot escaped as "\." is part of a
+// label, not a separator.
 func parentName(name string) string {
 	if name == "." {
 		return "."
 	}
-	i := strings.IndexByte(name, '.')
-	if i == len(name)-1 {
-		return "."
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '\\':
+			i++ // the escaped octet, or the first digit of \DDD
+		case '.':
+			if i == len(name)-1 {
+				return "."
+			}
+			return name[i+1:]
+		}
 	}
-	return name[i+1:]
+	return "."
 }
 
 // zoneResult is the outcome of resolving one question in the zone: the
@@ -494,13 +491,13 @@ func (z *Zone) resolve(qname string, qtype uint16) zoneResult {
 			return res
 		}
 		res.cnames = append(res.cnames, cname)
-		target, err := canonicalName(cname.Target)
+		target, err := presentationKey(cname.Target)
 		if err != nil {
 			res.rcode = dns.RcodeNameError
 			return res
 		}
 		for _, c := range res.cnames {
-			if h, _ := canonicalName(c.Hdr.Name); h == target {
+			if c.Hdr.Name == target { // owners are keys (AddRR, own)
 				res.chainErr = ErrCNAMELoop
 				return res
 			}
@@ -673,7 +670,7 @@ func (z *Zone) Respond(req *dns.Msg) *dns.Msg {
 		return m
 	}
 	q := req.Question[0]
-	qname, err := canonicalName(q.Name)
+	qname, err := presentationKey(q.Name)
 	if err != nil {
 		m.SetRcode(req, dns.RcodeNameError)
 		return m
@@ -713,7 +710,13 @@ func (z *Zone) String() string {
 	var b strings.Builder
 	for _, o := range owners {
 		for _, rr := range z.names[o].rrs {
-			fmt.Fprintln(&b, rr.String())
+			line := rr.String()
+			if line[0] == '$' {
+				// An owner name that starts with '$' would read as a
+				// directive (RFC 1035 §5.1); escape it.
+				b.WriteByte('\\')
+			}
+			fmt.Fprintln(&b, line)
 		}
 	}
 	return b.String()

@@ -23,7 +23,11 @@ func (e *eval) lookupErr(name, typ string, err error) error {
 
 // query asks the Querier and classifies the answer.
 func (e *eval) query(name string, qtype uint16) (*resolver.Answer, bool, error) {
-	a, err := e.q.Query(e.ctx, name, qtype)
+	raw, ok := queryName(name)
+	if !ok {
+		return nil, true, nil
+	}
+	a, err := e.q.Query(e.ctx, raw, qtype)
 	if err != nil {
 		// A name the resolver refuses as invalid does not exist.
 		if resolver.IsNotFound(err) && e.ctx.Err() == nil {
@@ -63,7 +67,11 @@ func (e *eval) lookupTXT(name string, buf []string) ([]string, bool, error) {
 		}
 		return out, len(out) == 0, nil
 	}
-	txts, err := e.r.LookupTXT(e.ctx, name)
+	raw, ok := queryName(name)
+	if !ok {
+		return nil, true, nil
+	}
+	txts, err := e.r.LookupTXT(e.ctx, raw)
 	if err != nil {
 		if resolver.IsNotFound(err) && e.ctx.Err() == nil {
 			return nil, true, nil
@@ -104,7 +112,11 @@ func (e *eval) lookupIP(name string, v6 bool, buf []netip.Addr) ([]netip.Addr, b
 	if v6 {
 		network, typ = "ip6", "AAAA"
 	}
-	addrs, err := e.r.LookupNetIP(e.ctx, network, name)
+	raw, ok := queryName(name)
+	if !ok {
+		return nil, true, nil
+	}
+	addrs, err := e.r.LookupNetIP(e.ctx, network, raw)
 	if err != nil {
 		if resolver.IsNotFound(err) && e.ctx.Err() == nil {
 			return nil, true, nil
@@ -135,7 +147,11 @@ func (e *eval) lookupMX(name string, buf []string) (hosts []string, more, void b
 		}
 		return hosts, false, len(hosts) == 0, nil
 	}
-	mxs, err := e.r.LookupMX(e.ctx, name)
+	raw, ok := queryName(name)
+	if !ok {
+		return nil, false, true, nil
+	}
+	mxs, err := e.r.LookupMX(e.ctx, raw)
 	if err != nil {
 		if resolver.IsNotFound(err) && e.ctx.Err() == nil {
 			return nil, false, true, nil
@@ -179,6 +195,42 @@ func (e *eval) lookupPTR() ([]string, bool, error) {
 		out[i] = trimDot(n)
 	}
 	return out, len(out) == 0, nil
+}
+
+// queryName returns the raw name that resolver.Querier and
+// resolver.Resolver take (as net.Resolver: '.' separates labels, every
+// other octet is itself) for a name the evaluator holds in presentation
+// form, RFC 1035 §5.1: targetName escapes the octets macros put into names
+// (RFC 7208 §7.3), and MX and PTR names from a Querier come escaped by
+// miekg/dns. \DDD and \X become their octets. ok is false for a name with a
+// '.' octet inside a label, which a raw name cannot express: for the
+// evaluator such a name does not exist.
+func queryName(name string) (raw string, ok bool) {
+	if strings.IndexByte(name, '\\') < 0 {
+		return name, true
+	}
+	b := make([]byte, 0, len(name))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c != '\\' {
+			b = append(b, c)
+			continue
+		}
+		if i+3 < len(name) && isDigit(name[i+1]) && isDigit(name[i+2]) && isDigit(name[i+3]) {
+			c = (name[i+1]-'0')*100 + (name[i+2]-'0')*10 + (name[i+3] - '0')
+			i += 3
+		} else if i+1 < len(name) {
+			c = name[i+1]
+			i++
+		} else {
+			return "", false // a lone final backslash escapes nothing
+		}
+		if c == '.' {
+			return "", false
+		}
+		b = append(b, c)
+	}
+	return string(b), true
 }
 
 func trimDot(s string) string {

@@ -171,9 +171,13 @@ func (s *Server) SetMaxUDPSize(n int) { s.maxUDPSize.Store(int64(n)) }
 
 // Drop makes the server ignore queries for name (any type) without
 // answering, so that the client times out; drop false answers them again.
-// The zone's FailTimeout has the same effect.
+// The zone's FailTimeout has the same effect. name is a raw name, as given
+// to resolver.Client.Query.
 func (s *Server) Drop(name string, drop bool) {
-	n := dns.CanonicalName(name)
+	n, err := resolver.CanonicalName(name)
+	if err != nil {
+		return // no query can ask for it
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dropped == nil {
@@ -226,7 +230,7 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 
 	resp := s.zone.Respond(req)
 	s.mu.Lock()
-	if s.dropped[dns.CanonicalName(q.Name)] {
+	if len(s.dropped) > 0 && s.dropped[questionKey(q.Name)] {
 		resp = nil
 	}
 	q.Dropped = resp == nil
@@ -271,4 +275,27 @@ func truncate(m *dns.Msg) {
 		m.Extra = []dns.RR{opt}
 	}
 	m.Truncated = true
+}
+
+// questionKey returns the key resolver.CanonicalName gives for the name a
+// query asked, which arrives in presentation form: packed and unpacked by
+// miekg/dns, so that every spelling of its escapes gives the same key, with
+// ASCII letters in lower case (RFC 4343).
+func questionKey(name string) string {
+	var buf [320]byte
+	off, err := dns.PackDomainName(dns.Fqdn(name), buf[:], 0, nil, false)
+	if err != nil {
+		return ""
+	}
+	wire := buf[:off]
+	for i, c := range wire {
+		if 'A' <= c && c <= 'Z' {
+			wire[i] = c + 'a' - 'A'
+		}
+	}
+	key, _, err := dns.UnpackDomainName(wire, 0)
+	if err != nil {
+		return ""
+	}
+	return key
 }
