@@ -2,16 +2,25 @@ package smtpsec_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/smtpsec/smtpsec/forward"
+	"github.com/smtpsec/smtpsec/internal/smtpserver"
+	"github.com/smtpsec/smtpsec/internal/testcert"
+	"github.com/smtpsec/smtpsec/requiretls"
 	"github.com/smtpsec/smtpsec/resolver"
 	"github.com/smtpsec/smtpsec/sender"
 	"github.com/smtpsec/smtpsec/spf"
 	"github.com/smtpsec/smtpsec/starttls"
+	"github.com/smtpsec/smtpsec/starttls/mtasts"
 )
 
 // The DNS the examples see, answered from memory: two sending domains with
@@ -122,4 +131,90 @@ func Example_forward() {
 	// spf for alice@example.com: fail
 	// spf for SRS0=/dos=JR=example.com=alice@example.net: pass
 	// bounce goes to: alice@example.com <nil>
+}
+
+// A sending MTA delivers a REQUIRETLS message to example.net: it looks up the
+// domain's MTA-STS policy, upgrades the connection to the MX host with the
+// policy's verification, and lets the message out only through the
+// REQUIRETLS gate, which writes the MAIL FROM parameter itself. The MX host,
+// the policy's web server and the DNS are local stand-ins here.
+func Example_send() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ca := testcert.NewCA(&testing.T{}) // in a test, use the test's own *testing.T
+
+	// The receiving MX: STARTTLS with a certificate for mx.example.net, and
+	// REQUIRETLS advertised inside TLS.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	mx := &smtpserver.Config{
+		Hostname: "mx.example.net",
+		TLS:      &starttls.Server{TLSConfig: &tls.Config{Certificates: []tls.Certificate{ca.Leaf("mx.example.net").TLS}}},
+		Keywords: func(tlsActive bool) []string {
+			if tlsActive {
+				return []string{"REQUIRETLS"}
+			}
+			return nil
+		},
+	}
+	go mx.Serve(ctx, ln)
+
+	// The policy at https://mta-sts.example.net/.well-known/mta-sts.txt.
+	web := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, "version: STSv1\nmode: enforce\nmx: mx.example.net\nmax_age: 86400\n")
+	}))
+	web.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf("mta-sts.example.net").TLS}}
+	web.StartTLS()
+	defer web.Close()
+	dns, _ := resolver.ParseZone(strings.NewReader(`
+example.net.          MX  10 mx.example.net.
+_mta-sts.example.net. TXT "v=STSv1; id=20261128;"
+`), ".")
+
+	// 1. MTA-STS: the policy for the recipient domain, mapped to the MX host.
+	sts := &mtasts.Client{
+		Resolver: dns,
+		Cache:    &mtasts.MemoryCache{},
+		HTTPClient: &http.Client{Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: ca.Pool()},
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "tcp", web.Listener.Addr().String())
+			},
+		}},
+	}
+	res, err := sts.Get(ctx, "example.net")
+	if err != nil {
+		panic(err)
+	}
+	policy, err := res.TLSPolicy("mx.example.net", starttls.Policy{Level: starttls.May, RootCAs: ca.Pool()})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("policy:", res.Policy.Mode, "level:", policy.Level)
+
+	// 2. STARTTLS with that policy's verification.
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	s, err := (&starttls.Client{Hostname: "out.example.org"}).Upgrade(ctx, conn, "mx.example.net", &policy)
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	fmt.Println("authenticated by:", s.Authentication())
+
+	// 3. The REQUIRETLS gate: this hop is verified under an MTA-STS policy
+	// that matched the MX, and the server advertised REQUIRETLS inside TLS.
+	d, reply, err := requiretls.Mail(ctx, s, requiretls.MailInput{
+		Tag:         requiretls.TagRequireTLS,
+		MX:          requiretls.MXMTASTS,
+		ReversePath: "alice@example.org",
+	})
+	fmt.Println("gate sends:", d.Send(), "with REQUIRETLS:", d.RequireTLS(), "server replied:", reply.Code, err)
+	_ = s.Quit(ctx)
+	// Output:
+	// policy: enforce level: mta-sts
+	// authenticated by: pkix
+	// gate sends: true with REQUIRETLS: true server replied: 250 <nil>
 }
