@@ -26,7 +26,11 @@ const (
 
 // MaxLineLength is the largest reply line limit a Client accepts (CRLF
 // included); larger settings are lowered to it.
-const MaxLineLength = smtpwire.MaxLineLimit
+const MaxLineLength = 4096
+
+// MaxLineLength is the bounded reader's own ceiling: a compile error if
+// they ever differ.
+const _ = uint(MaxLineLength-smtpwire.MaxLineLimit) + uint(smtpwire.MaxLineLimit-MaxLineLength)
 
 // Client is the configuration of an SMTP client's STARTTLS upgrade. The zero
 // value is ready to use. A Client is safe for concurrent use and must not be
@@ -59,6 +63,10 @@ type Client struct {
 	// MaxLines bounds the lines of one reply. 0 means 100. Replies are
 	// also limited to 64 KiB in all.
 	MaxLines int
+
+	// Dialer connects DialImplicitTLS. If nil, a zero net.Dialer is used.
+	// A zero Timeout means DefaultDialTimeout (30 seconds).
+	Dialer *net.Dialer
 }
 
 func (c *Client) hostname() string {
@@ -115,67 +123,33 @@ func (c *Client) limits() smtpwire.Limits {
 // ErrCertificate, ErrProtocol, ErrConnection, ErrRejected, ErrPolicy), and
 // report it with Error.Result.
 func (c *Client) Upgrade(ctx context.Context, conn net.Conn, serverName string, p *Policy) (*Session, error) {
-	if p == nil {
-		p = &Policy{}
+	u, err := c.begin(ctx, conn, serverName, p)
+	if err != nil {
+		return nil, err
 	}
-	s := &Session{
-		raw:     conn,
-		conn:    conn,
-		level:   p.Level,
-		timeout: orDefault(c.commandTimeout(), DefaultCommandTimeout),
-	}
-	fail := func(e *Error, quit bool) (*Session, error) {
-		e.Level = p.Level
-		if err := ctxDone(ctx); err != nil && (e.Kind == ErrConnection || e.Kind == ErrHandshake) {
-			e.Err = err
-		}
-		// RFC 3207 §4.1: a client not satisfied SHOULD send QUIT. It goes
-		// inside TLS when the handshake completed, and never waits.
-		if quit {
-			_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = s.conn.Write([]byte("QUIT\r\n"))
-		}
-		_ = s.conn.Close()
-		return nil, e
-	}
-	if err := p.validate(serverName); err != nil {
-		return fail(&Error{Kind: ErrPolicy, Err: err}, false)
-	}
-	host := c.hostname()
-	if err := smtpwire.ValidateCommand(host); err != nil || strings.ContainsAny(host, " \t") {
-		return fail(&Error{Kind: ErrPolicy, Err: errors.New("invalid EHLO hostname")}, false)
-	}
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-		defer stop()
-	}
-	s.r = smtpwire.NewReader(conn, c.limits())
+	defer u.stop()
+	p = u.p
 
 	// RFC 5321 §4.5.3.2.1: bounded wait for the greeting.
-	s.setDeadline(ctx, orDefault(c.greetingTimeout(), DefaultGreetingTimeout))
-	greet, err := s.r.ReadReply()
-	if err != nil {
-		return fail(ioError(err), false)
+	if e := u.greeting(); e != nil {
+		return u.finish(e, e.Kind == ErrRejected)
 	}
-	if greet.Code != 220 {
-		return fail(&Error{Kind: ErrRejected, Reply: &greet}, true)
-	}
-
-	ehlo, err := s.command2(ctx, "EHLO ", host)
+	s := u.s
+	ehlo, err := s.command2(ctx, "EHLO ", u.host)
 	if err != nil {
-		return fail(ioError(err), false)
+		return u.fail(ioError(err))
 	}
 	if ehlo.Code != 250 {
 		if p.Level.Mandatory() {
 			// No EHLO, no STARTTLS (RFC 3207 §3).
-			return fail(&Error{Kind: ErrNotOffered, Result: ResultSTARTTLSNotSupported, Reply: &ehlo}, true)
+			return u.failQuit(&Error{Kind: ErrNotOffered, Result: ResultSTARTTLSNotSupported, Reply: &ehlo})
 		}
-		helo, err := s.command2(ctx, "HELO ", host)
+		helo, err := s.command2(ctx, "HELO ", u.host)
 		if err != nil {
-			return fail(ioError(err), false)
+			return u.fail(ioError(err))
 		}
 		if helo.Code != 250 {
-			return fail(&Error{Kind: ErrRejected, Reply: &helo}, true)
+			return u.failQuit(&Error{Kind: ErrRejected, Reply: &helo})
 		}
 		s.ext = parseExtensions(smtpsec.Reply{Code: 250, Text: helo.Text})
 		s.ext.list = nil
@@ -192,7 +166,7 @@ func (c *Client) Upgrade(ctx context.Context, conn net.Conn, serverName string, 
 	if !ext.Has("STARTTLS") {
 		e := &Error{Kind: ErrNotOffered, Result: ResultSTARTTLSNotSupported, Level: p.Level}
 		if p.Level.Mandatory() {
-			return fail(e, true)
+			return u.failQuit(e)
 		}
 		s.ext, s.plain = ext, e
 		return s.ready(), nil
@@ -200,50 +174,154 @@ func (c *Client) Upgrade(ctx context.Context, conn net.Conn, serverName string, 
 
 	reply, err := s.command2(ctx, "STARTTLS", "")
 	if err != nil {
-		return fail(ioError(err), false)
+		return u.fail(ioError(err))
 	}
 	if reply.Code != 220 {
 		// RFC 3207 §4: after a refusal the client decides; a mandatory level
 		// gives up (temporarily, whatever the code), may goes on in plaintext.
 		e := &Error{Kind: ErrRefused, Result: ResultSTARTTLSNotSupported, Level: p.Level, Reply: &reply}
 		if p.Level.Mandatory() {
-			return fail(e, true)
+			return u.failQuit(e)
 		}
 		s.ext, s.plain = ext, e
 		return s.ready(), nil
 	}
-	retry := p.Level == May
+	// From here on, a failure under May asks the caller to reconnect in
+	// plaintext: this connection is past its 220 to STARTTLS.
+	u.retry = p.Level == May
 	// RFC 3207 §6: nothing may follow the 220 but TLS. Bytes already read
 	// came in plaintext and would be taken as replies from inside TLS.
 	if n := s.r.Buffered(); n > 0 {
-		return fail(&Error{Kind: ErrProtocol, Result: ResultValidationFailure, RetryPlaintext: retry, Err: ErrPlaintextInjection}, false)
+		return u.fail(&Error{Kind: ErrProtocol, Result: ResultValidationFailure, Err: ErrPlaintextInjection})
 	}
-
-	var auth Authentication
-	tc := tls.Client(conn, p.tlsConfig(c.baseTLS(), serverName, &auth))
-	// Bounded by the connection deadline; ctx's cancellation reaches it
-	// through the AfterFunc above, without HandshakeContext's goroutine.
-	s.setDeadline(ctx, orDefault(c.handshakeTimeout(), DefaultHandshakeTimeout))
-	if err := tc.Handshake(); err != nil {
-		e := handshakeError(err)
-		e.RetryPlaintext = retry
-		return fail(e, false)
+	if e := u.handshake(); e != nil {
+		return u.fail(e)
 	}
 	// RFC 3207 §4.2: discard all knowledge from the server; start over with
-	// EHLO inside TLS. The reader keeps its buffer, which is empty.
-	s.conn, s.tls = tc, tc
-	s.r.Reset(tc)
-	ehlo, err = s.command2(ctx, "EHLO ", host)
+	// EHLO inside TLS.
+	return u.ehloInTLS()
+}
+
+// upgrade is one Upgrade or ImplicitTLS in progress: the steps both share
+// (validation, the bounded TLS handshake under the Policy, the EHLO inside
+// TLS, failure handling), so that the two paths cannot drift apart.
+type upgrade struct {
+	c          *Client
+	ctx        context.Context
+	p          *Policy
+	s          *Session
+	host       string
+	serverName string
+	// retry sets Error.RetryPlaintext on failures (level May, past the 220).
+	retry bool
+	// auth receives the authentication the handshake's verification achieved.
+	auth Authentication
+	stop func() bool
+}
+
+// begin validates the policy and the EHLO name and sets up the session on
+// conn. On error conn has been closed and the error is an *Error.
+func (c *Client) begin(ctx context.Context, conn net.Conn, serverName string, p *Policy) (*upgrade, error) {
+	if p == nil {
+		p = &Policy{}
+	}
+	u := &upgrade{
+		c: c, ctx: ctx, p: p, serverName: serverName, host: c.hostname(),
+		s: &Session{
+			raw:     conn,
+			conn:    conn,
+			level:   p.Level,
+			timeout: orDefault(c.commandTimeout(), DefaultCommandTimeout),
+		},
+		stop: func() bool { return true },
+	}
+	if err := p.validate(serverName); err != nil {
+		_, err := u.fail(&Error{Kind: ErrPolicy, Err: err})
+		return nil, err
+	}
+	if err := smtpwire.ValidateCommand(u.host); err != nil || strings.ContainsAny(u.host, " \t") {
+		_, err := u.fail(&Error{Kind: ErrPolicy, Err: errors.New("invalid EHLO hostname")})
+		return nil, err
+	}
+	if ctx.Done() != nil {
+		u.stop = context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	}
+	u.s.r = smtpwire.NewReader(conn, c.limits())
+	return u, nil
+}
+
+// fail closes the connection without QUIT and returns e, completed.
+func (u *upgrade) fail(e *Error) (*Session, error) { return u.finish(e, false) }
+
+// failQuit is fail after a best-effort QUIT: the server answered, and RFC
+// 3207 §4.1 says a client not satisfied SHOULD send QUIT. It goes inside TLS
+// when the handshake completed, and never waits.
+func (u *upgrade) failQuit(e *Error) (*Session, error) { return u.finish(e, true) }
+
+func (u *upgrade) finish(e *Error, quit bool) (*Session, error) {
+	e.Level = u.p.Level
+	if u.retry {
+		e.RetryPlaintext = true
+	}
+	if err := ctxDone(u.ctx); err != nil && (e.Kind == ErrConnection || e.Kind == ErrHandshake) {
+		e.Err = err
+	}
+	s := u.s
+	if quit {
+		_ = s.raw.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = s.conn.Write([]byte("QUIT\r\n"))
+	}
+	_ = s.conn.Close()
+	return nil, e
+}
+
+// greeting reads the 220 greeting, bounded by GreetingTimeout (RFC 5321
+// §4.5.3.2.1), on whatever transport the session has now. A reply other
+// than 220 is ErrRejected: the server spoke, so the caller says QUIT.
+func (u *upgrade) greeting() *Error {
+	s := u.s
+	s.setDeadline(u.ctx, orDefault(u.c.greetingTimeout(), DefaultGreetingTimeout))
+	greet, err := s.r.ReadReply()
 	if err != nil {
-		e := ioError(err)
-		e.RetryPlaintext = retry
-		return fail(e, false)
+		return ioError(err)
+	}
+	if greet.Code != 220 {
+		return &Error{Kind: ErrRejected, Reply: &greet}
+	}
+	return nil
+}
+
+// handshake runs the client TLS handshake on the raw connection under the
+// Policy, bounded by HandshakeTimeout and ctx, and moves the session onto
+// TLS. The reader must hold no buffered byte (checked by the callers).
+func (u *upgrade) handshake() *Error {
+	s := u.s
+	tc := tls.Client(s.raw, u.p.tlsConfig(u.c.baseTLS(), u.serverName, &u.auth))
+	// Bounded by the connection deadline; ctx's cancellation reaches it
+	// through the AfterFunc of begin, without HandshakeContext's goroutine.
+	s.setDeadline(u.ctx, orDefault(u.c.handshakeTimeout(), DefaultHandshakeTimeout))
+	if err := tc.Handshake(); err != nil {
+		return handshakeError(err)
+	}
+	s.conn, s.tls = tc, tc
+	// The reader keeps its buffer, which is empty.
+	s.r.Reset(tc)
+	return nil
+}
+
+// ehloInTLS sends EHLO inside TLS and returns the ready Session, whose
+// Extensions are those of this reply only (RFC 3207 §4.2).
+func (u *upgrade) ehloInTLS() (*Session, error) {
+	s := u.s
+	ehlo, err := s.command2(u.ctx, "EHLO ", u.host)
+	if err != nil {
+		return u.fail(ioError(err))
 	}
 	if ehlo.Code != 250 {
-		return fail(&Error{Kind: ErrRejected, Reply: &ehlo, RetryPlaintext: retry}, true)
+		return u.failQuit(&Error{Kind: ErrRejected, Reply: &ehlo})
 	}
 	s.ext = parseExtensions(ehlo)
-	s.auth = auth
+	s.auth = u.auth
 	return s.ready(), nil
 }
 

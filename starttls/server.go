@@ -135,6 +135,8 @@ type ServerConn[S any] struct {
 // NewServerConn wraps an accepted connection. If conn is a *tls.Conn (an
 // implicit-TLS listener, RFC 8314), TLS counts as active from the start and
 // STARTTLS is neither offered nor accepted; the caller runs its handshake.
+// AcceptTLS does that handshake with the Server's bounds and VerifyClient,
+// and is the way to serve implicit TLS.
 func NewServerConn[S any](srv *Server, conn net.Conn) *ServerConn[S] {
 	if srv == nil {
 		srv = &Server{}
@@ -201,22 +203,74 @@ func (c *ServerConn[S]) setDeadline(ctx context.Context, d, def time.Duration, w
 // deadlines were changed directly.
 func (c *ServerConn[S]) resetDeadlines() { c.readDL, c.writeDL = time.Time{}, time.Time{} }
 
+// Command is one command line read by ReadCommand.
+type Command struct {
+	// Verb is the command verb in upper case, such as "EHLO" or "MAIL".
+	Verb string
+	// Arg is the rest of the line after the verb and one space, with
+	// trailing spaces removed: "FROM:<a@example.test> SIZE=10" for MAIL.
+	Arg string
+}
+
+// Errors of ReadCommand and ReadData, matched with errors.Is.
+var (
+	// ErrCommandSyntax: a malformed command line (a bad verb, a CR or NUL
+	// inside it). The line was consumed; reply 500 5.5.2 and go on.
+	ErrCommandSyntax = errors.New("starttls: malformed command line")
+	// ErrLineTooLong: a command or data line exceeded MaxLineLength. The
+	// stream is out of step: reply 500 5.5.2 if you like, and close.
+	ErrLineTooLong = errors.New("starttls: line too long")
+	// ErrMessageTooLarge: message data exceeded ReadData's limit. The data
+	// was read to its end; reply 552 5.3.4 and go on.
+	ErrMessageTooLarge = errors.New("starttls: message too large")
+	// ErrBareLineEnding: a CR or LF outside a CRLF pair in message data
+	// (RFC 5321 §2.3.8, the SMTP smuggling class); reply 550 5.5.2.
+	ErrBareLineEnding = errors.New("starttls: bare CR or LF in message data")
+)
+
+// readError gives a reader's error the kind callers match, keeping the
+// reader's error (and the line it quotes) as the cause.
+type readError struct{ kind, err error }
+
+func (e *readError) Error() string   { return e.err.Error() }
+func (e *readError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// wireError classifies an error of the bounded reader.
+func wireError(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, k := range [...]struct{ wire, kind error }{
+		{smtpwire.ErrSyntax, ErrCommandSyntax},
+		{smtpwire.ErrLineTooLong, ErrLineTooLong},
+		{smtpwire.ErrMessageTooLarge, ErrMessageTooLarge},
+		{smtpwire.ErrBareLineEnding, ErrBareLineEnding},
+	} {
+		if errors.Is(err, k.wire) {
+			return &readError{kind: k.kind, err: err}
+		}
+	}
+	return err
+}
+
 // ReadCommand reads the next command line, bounded by ReadTimeout, ctx and
-// MaxLineLength. Errors are those of smtpwire's reader: a *SyntaxError
-// wrapping ErrSyntax means the line was consumed and a 500 reply is due;
-// any other error ends the session.
-func (c *ServerConn[S]) ReadCommand(ctx context.Context) (smtpwire.Command, error) {
+// MaxLineLength. An error matching ErrCommandSyntax means the line was
+// consumed and a 500 reply is due; ErrLineTooLong, io.EOF and any other
+// error end the session.
+func (c *ServerConn[S]) ReadCommand(ctx context.Context) (Command, error) {
 	c.setDeadline(ctx, c.srv.ReadTimeout, DefaultReadTimeout, false)
 	cmd, err := c.r.ReadCommand()
-	return cmd, ctxErr(ctx, err)
+	return Command(cmd), ctxErr(ctx, wireError(err))
 }
 
 // ReadData reads message data after a 354 reply, up to max octets (0: 10
-// MiB), bounded by ReadTimeout for the whole message.
+// MiB), bounded by ReadTimeout for the whole message. Errors matching
+// ErrMessageTooLarge and ErrBareLineEnding leave the session usable; any
+// other error ends it.
 func (c *ServerConn[S]) ReadData(ctx context.Context, max int64) ([]byte, error) {
 	c.setDeadline(ctx, c.srv.ReadTimeout, DefaultReadTimeout, false)
 	msg, err := c.r.ReadData(max)
-	return msg, ctxErr(ctx, err)
+	return msg, ctxErr(ctx, wireError(err))
 }
 
 // Reply writes r with a single write, however many lines it has.
@@ -250,7 +304,8 @@ var ErrHandshakeFailed = errors.New("starttls: server TLS handshake failed")
 //     zero value (RFC 3207 §4.2), and the client must EHLO again;
 //   - a *smtpsec.ReplyError for the caller to send, the session going on
 //     unchanged, when the command is refused: 501 5.5.4 for an argument (RFC
-//     3207 §4), 503 5.5.1 when TLS is already active (§4.2), 454 4.7.0 when
+//     3207 §4), 503 5.5.1 when TLS is already active (§4.2; after an
+//     earlier STARTTLS, or from the start under AcceptTLS), 454 4.7.0 when
 //     no certificate is configured (§4), and 503 5.5.1 when the client sent
 //     more after STARTTLS without waiting for the 220 (see below);
 //   - any other error when the session is over and the connection closed:
@@ -286,6 +341,21 @@ func (c *ServerConn[S]) StartTLS(ctx context.Context, arg string) error {
 		_ = c.raw.Close()
 		return err
 	}
+	if err := c.handshake(ctx); err != nil {
+		return err
+	}
+	// RFC 3207 §4.2: back to the initial state; nothing learnt survives.
+	var zero S
+	c.State = zero
+	return nil
+}
+
+// handshake runs the server TLS handshake on the raw connection with the
+// Server's TLSConfig and VerifyClient, bounded by HandshakeTimeout and ctx,
+// and moves the connection onto TLS. StartTLS (after its 220) and
+// AcceptTLS (at once) share it. On failure the connection is closed and the
+// error wraps ErrHandshakeFailed.
+func (c *ServerConn[S]) handshake(ctx context.Context) error {
 	cfg := c.srv.TLSConfig
 	if c.srv.VerifyClient != nil {
 		cfg = cfg.Clone()
@@ -325,9 +395,6 @@ func (c *ServerConn[S]) StartTLS(ctx context.Context, arg string) error {
 	// The handshake deadline stays until the next read or write sets its
 	// own, which it will: both are later than this one by more than 1/64.
 	c.readDL, c.writeDL = dl, dl
-	// RFC 3207 §4.2: back to the initial state; nothing learnt survives.
-	var zero S
-	c.State = zero
 	c.conn, c.tls = tc, tc
 	c.r.Reset(tc)
 	return nil

@@ -33,6 +33,14 @@ type Config struct {
 	// TLS is the STARTTLS configuration (certificates, Required, timeouts,
 	// line length). If nil, STARTTLS is not offered and gets 454.
 	TLS *starttls.Server
+	// ImplicitTLS serves TLS from the first byte (RFC 8314 §3, port 465):
+	// every connection starts with a TLS handshake under TLS (certificates,
+	// HandshakeTimeout, VerifyClient) through starttls.AcceptTLS, and the
+	// greeting is sent inside TLS. STARTTLS is then neither advertised nor
+	// accepted (503 5.5.1). A client speaking plaintext has its connection
+	// closed without a byte of SMTP. It needs TLS.TLSConfig; without it
+	// every connection is closed at once.
+	ImplicitTLS bool
 	// MaxMessageSize bounds message data, and is advertised with SIZE. 0
 	// means 10 MiB.
 	MaxMessageSize int64
@@ -49,6 +57,9 @@ type Config struct {
 	// OnCommand, if set, is called for every command line read, before it
 	// is executed, with the session's TLS state.
 	OnCommand func(cmd smtpwire.Command, tlsActive bool)
+	// OnHandshakeError, if set, is called with the error of a failed
+	// implicit-TLS handshake (ImplicitTLS), after the connection was closed.
+	OnHandshakeError func(err error)
 	// Mail, if set, judges a syntactically valid MAIL FROM; a non-nil reply
 	// error rejects it.
 	Mail func(ctx context.Context, s *Session, cmd *esmtp.Command) *smtpsec.ReplyError
@@ -90,6 +101,10 @@ type state struct {
 	esmtp bool
 	mail  *esmtp.Command
 	rcpts []*esmtp.Command
+	// mailLine is the MAIL FROM line limit for the extensions advertised in
+	// the last EHLO reply (esmtp.MailLineLimit); 0 before EHLO or after
+	// HELO, meaning RFC 5321's 512.
+	mailLine int
 }
 
 func (c *Config) hostname() string {
@@ -100,7 +115,9 @@ func (c *Config) hostname() string {
 }
 
 // reply builds a reply with an enhanced status code (RFC 2034: every reply
-// once ENHANCEDSTATUSCODES is advertised).
+// once ENHANCEDSTATUSCODES is advertised). RFC 3463: X.5.1 is an invalid
+// command or one out of sequence, X.5.2 a syntax error, X.5.4 bad
+// arguments; X.5.5 (wrong protocol version) is not for syntax errors.
 func reply(code, subject, detail int, text string) smtpsec.Reply {
 	return smtpsec.Reply{Code: code, Enhanced: smtpsec.Enhanced(subject, detail), Text: text}
 }
@@ -112,7 +129,20 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 	if tc == nil {
 		tc = &starttls.Server{}
 	}
-	sc := starttls.NewServerConn[state](tc, conn)
+	var sc *starttls.ServerConn[state]
+	if c.ImplicitTLS {
+		// RFC 8314 §3: the handshake comes first; nothing is written in
+		// plaintext, and a failure closes the connection (AcceptTLS did).
+		var err error
+		if sc, err = starttls.AcceptTLS[state](ctx, tc, conn); err != nil {
+			if c.OnHandshakeError != nil {
+				c.OnHandshakeError(err)
+			}
+			return
+		}
+	} else {
+		sc = starttls.NewServerConn[state](tc, conn)
+	}
 	defer sc.Close()
 	maxSize := c.MaxMessageSize
 	if maxSize <= 0 {
@@ -133,27 +163,25 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 		}
 		return s
 	}
-	opts := esmtp.Options{UTF8: c.UTF8, MaxLine: smtpwire.MaxLineLimit}
 	// EHLO keywords by TLS state, computed once per session unless a
 	// Keywords hook may change them.
 	var ehloKeywords [2][]string
 	for {
 		cmd, err := sc.ReadCommand(ctx)
 		if err != nil {
-			var se *smtpwire.SyntaxError
-			if errors.As(err, &se) && errors.Is(err, smtpwire.ErrSyntax) {
+			if errors.Is(err, starttls.ErrCommandSyntax) {
 				if sc.Reply(ctx, reply(500, 5, 2, "Syntax error")) != nil {
 					return
 				}
 				continue
 			}
-			if errors.Is(err, smtpwire.ErrLineTooLong) {
-				_ = sc.Reply(ctx, reply(500, 5, 5, "Line too long"))
+			if errors.Is(err, starttls.ErrLineTooLong) {
+				_ = sc.Reply(ctx, reply(500, 5, 2, "Line too long"))
 			}
 			return
 		}
 		if c.OnCommand != nil {
-			c.OnCommand(cmd, sc.TLSActive())
+			c.OnCommand(smtpwire.Command(cmd), sc.TLSActive())
 		}
 		if re := sc.Gate(cmd.Verb); re != nil {
 			if sc.Reply(ctx, re.Reply) != nil {
@@ -161,11 +189,14 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 			}
 			continue
 		}
-		var r smtpsec.Reply
+		var (
+			r  smtpsec.Reply
+			ok bool
+		)
 		switch cmd.Verb {
 		case "EHLO", "HELO":
 			if cmd.Arg == "" || strings.ContainsAny(cmd.Arg, " \t") {
-				r = reply(501, 5, 5, "Syntax: "+cmd.Verb+" hostname")
+				r = reply(501, 5, 2, "Syntax: "+cmd.Verb+" hostname")
 				break
 			}
 			// RFC 5321 §4.1.4: EHLO resets the transaction.
@@ -184,7 +215,9 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 				}
 				ehloKeywords[b2i(sc.TLSActive())] = sc.Keywords(kws...)
 			}
-			r = smtpwire.EHLOReply(host, "greets "+cmd.Arg, ehloKeywords[b2i(sc.TLSActive())])
+			kws := ehloKeywords[b2i(sc.TLSActive())]
+			sc.State.mailLine = mailLineLimit(kws)
+			r = smtpwire.EHLOReply(host, "greets "+cmd.Arg, kws)
 		case "STARTTLS":
 			err := sc.StartTLS(ctx, cmd.Arg)
 			var re *smtpsec.ReplyError
@@ -198,16 +231,17 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 			}
 		case "MAIL":
 			if sc.State.helo == "" {
-				r = reply(503, 5, 5, "Send EHLO first")
+				r = reply(503, 5, 1, "Send EHLO first")
 				break
 			}
 			if sc.State.mail != nil {
-				r = reply(503, 5, 5, "Nested MAIL command")
+				r = reply(503, 5, 1, "Nested MAIL command")
 				break
 			}
-			m, err := esmtp.ParseCommand("MAIL "+cmd.Arg, opts)
-			if err != nil || m.Verb != esmtp.Mail {
-				r = reply(501, 5, 5, "Syntax: MAIL FROM:<address> [parameters]")
+			// RFC 5321 §4.5.3.1.4 and the raises of the advertised
+			// extensions (RFC 1870 SIZE, RFC 8689 §2 REQUIRETLS).
+			m, err := esmtp.ParseCommand("MAIL "+cmd.Arg, esmtp.Options{UTF8: c.UTF8, MaxLine: sc.State.mailLine})
+			if r, ok = syntaxReply(err, m, esmtp.Mail); !ok {
 				break
 			}
 			if c.Mail != nil {
@@ -227,9 +261,10 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 				r = reply(452, 5, 3, "Too many recipients")
 				break
 			}
-			m, err := esmtp.ParseCommand("RCPT "+cmd.Arg, opts)
-			if err != nil || m.Verb != esmtp.Rcpt {
-				r = reply(501, 5, 5, "Syntax: RCPT TO:<address> [parameters]")
+			// RFC 5321 §4.5.3.1.4: 512 octets; no advertised extension
+			// raises the RCPT line.
+			m, err := esmtp.ParseCommand("RCPT "+cmd.Arg, esmtp.Options{UTF8: c.UTF8})
+			if r, ok = syntaxReply(err, m, esmtp.Rcpt); !ok {
 				break
 			}
 			if c.Rcpt != nil {
@@ -285,6 +320,31 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 			return
 		}
 	}
+}
+
+// mailLineLimit is esmtp.MailLineLimit for the advertised EHLO keywords
+// (with their parameters, as "SIZE 10485760").
+func mailLineLimit(keywords []string) int {
+	kws := make([]string, len(keywords))
+	for i, k := range keywords {
+		kws[i], _, _ = strings.Cut(k, " ")
+	}
+	return esmtp.MailLineLimit(kws...)
+}
+
+// syntaxReply turns the outcome of parsing a MAIL or RCPT line into the
+// reply to send when it failed: the esmtp error's own Reply (500 5.5.2 for a
+// line too long, 501 5.5.2 or 5.5.4 for bad syntax or parameters), or 501
+// 5.5.2 when the line parsed as another verb. ok means m may be used.
+func syntaxReply(err error, m *esmtp.Command, want esmtp.Verb) (smtpsec.Reply, bool) {
+	var se *esmtp.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return se.Reply(), false
+	case err != nil || m.Verb != want:
+		return reply(501, 5, 2, "Syntax: "+string(want)+":<address> [parameters]"), false
+	}
+	return smtpsec.Reply{}, true
 }
 
 func b2i(b bool) int {

@@ -87,7 +87,7 @@ func TestTranscripts(t *testing.T) {
 		{"sequence errors", `
 			S: 220
 			C: MAIL FROM:<a@example.test>
-			S: 503 5.5.5 Send EHLO first
+			S: 503 5.5.1 Send EHLO first
 			C: HELO client.example.test
 			S: 250 localhost
 			C: RCPT TO:<b@example.test>
@@ -97,7 +97,7 @@ func TestTranscripts(t *testing.T) {
 			C: MAIL FROM:<a@example.test>
 			S: 250
 			C: MAIL FROM:<a@example.test>
-			S: 503 5.5.5 Nested MAIL command
+			S: 503 5.5.1 Nested MAIL command
 			C: RSET
 			S: 250 2.0.0 OK
 			C: RCPT TO:<b@example.test>
@@ -105,7 +105,7 @@ func TestTranscripts(t *testing.T) {
 		{"syntax errors", `
 			S: 220
 			C: EHLO
-			S: 501 5.5.5 Syntax: EHLO hostname
+			S: 501 5.5.2 Syntax: EHLO hostname
 			C: EHLO a b
 			S: 501
 			C: EHLO client.example.test
@@ -115,9 +115,17 @@ func TestTranscripts(t *testing.T) {
 			S: 250-ENHANCEDSTATUSCODES
 			S: 250 SIZE
 			C: MAIL FROM:a@example.test
-			S: 501 5.5.5 Syntax: MAIL
+			S: 501 5.5.2 Syntax error in command
 			C: MAIL FROM:<a@example.test> SIZE=1 SIZE=2
-			S: 501
+			S: 501 5.5.4 Duplicate parameter SIZE
+			C: MAIL FROM:<a@example.test> -X=1
+			S: 501 5.5.4 Syntax error in parameters
+			C: MAIL FROM:<a@example.test> BODY=8BITMIME
+			S: 250 2.1.0 OK
+			C: RCPT TO:b@example.test
+			S: 501 5.5.2 Syntax error in command
+			C: RCPT TO:<b@example.test> NOTIFY=NEVER NOTIFY=NEVER
+			S: 501 5.5.4 Duplicate parameter NOTIFY
 			C: NO\x00OP
 			S: 500 5.5.2 Syntax error
 			C: 1234
@@ -176,7 +184,7 @@ func TestTranscripts(t *testing.T) {
 		{"line too long", `
 			S: 220
 			C: NOOP ` + strings.Repeat("a", 3000) + `
-			S: 500 5.5.5 Line too long
+			S: 500 5.5.2 Line too long
 			CLOSED`, smtpserver.Config{}},
 	}
 	for _, tc := range tests {
@@ -264,5 +272,51 @@ func TestServeStops(t *testing.T) {
 		assert.NoError(t, err)
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve did not return after cancel with a session open")
+	}
+}
+
+// line returns "verb:<aaa@example.test>" padded so that it is n octets long
+// with its CRLF.
+func line(verb string, n int) string {
+	prefix, suffix := verb+":<", "@example.test>"
+	return prefix + strings.Repeat("a", n-2-len(prefix)-len(suffix)) + suffix
+}
+
+// MAIL FROM lines are bounded by esmtp.MailLineLimit for the extensions the
+// last EHLO advertised (RFC 5321 §4.5.3.1.4 plus RFC 1870 and RFC 8689
+// raises), RCPT TO by RFC 5321's 512; an over-long line gets the esmtp
+// error's own 500 5.5.2 and the session goes on.
+func TestMailLineLimit(t *testing.T) {
+	t.Parallel()
+	requireTLS := func(bool) []string { return []string{"REQUIRETLS"} }
+	tests := []struct {
+		name  string
+		hello string
+		lines int // of the reply to hello
+		limit int
+		cfg   smtpserver.Config
+	}{
+		{"HELO: RFC 5321 only", "HELO client.example.test", 1, 512, smtpserver.Config{}},
+		{"EHLO with SIZE", "EHLO client.example.test", 5, 512 + 26, smtpserver.Config{}},
+		{"EHLO with SIZE and REQUIRETLS", "EHLO client.example.test", 6, 512 + 26 + 11, smtpserver.Config{Keywords: requireTLS}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := tc.cfg
+			replay(t, &cfg, `
+				S: 220
+				C: `+tc.hello+strings.Repeat("\nS: 250", tc.lines)+`
+				C: `+line("MAIL FROM", tc.limit+1)+`
+				S: 500 5.5.2 Line too long
+				C: `+line("MAIL FROM", tc.limit)+`
+				S: 250 2.1.0 OK
+				C: `+line("RCPT TO", 513)+`
+				S: 500 5.5.2 Line too long
+				C: `+line("RCPT TO", 512)+`
+				S: 250 2.1.5 OK
+				C: QUIT
+				S: 221`)
+		})
 	}
 }
