@@ -243,34 +243,66 @@ func (z *Zone) AddRR(rrs ...dns.RR) error {
 	if z.names == nil {
 		z.names = make(map[string]*zoneNode)
 	}
-	// Check first, so that a refused batch leaves the zone unchanged.
-	pending := make(map[string][]dns.RR)
+	// Check first, so that a refused batch leaves the zone unchanged. Each
+	// owner's records are scanned once per batch, so that a zone text with
+	// many records at one name ($GENERATE) costs linear time, not
+	// quadratic.
+	type ownerState struct {
+		cnames []dns.RR // CNAME records, existing and pending
+		other  bool     // records other than CNAME and DNSSEC
+	}
+	states := make(map[string]*ownerState)
 	for _, it := range items {
-		var existing []dns.RR
-		if n := z.names[it.owner]; n != nil {
-			existing = n.rrs
+		st := states[it.owner]
+		if st == nil {
+			st = &ownerState{}
+			if n := z.names[it.owner]; n != nil {
+				for _, old := range n.rrs {
+					switch {
+					case old.Header().Rrtype == dns.TypeCNAME:
+						st.cnames = append(st.cnames, old)
+					case !isDNSSEC(old):
+						st.other = true
+					}
+				}
+			}
+			states[it.owner] = st
 		}
-		all := append(append([]dns.RR(nil), existing...), pending[it.owner]...)
-		if conflictsWithCNAME(all, it.rr) {
+		if conflictsWithCNAME(st.cnames, st.other, it.rr) {
 			return &ZoneError{Name: it.rr.Header().Name, Err: ErrCNAMEAndOtherData}
 		}
-		pending[it.owner] = append(pending[it.owner], it.rr)
+		switch {
+		case it.rr.Header().Rrtype == dns.TypeCNAME:
+			if !slices.ContainsFunc(st.cnames, func(c dns.RR) bool { return dns.IsDuplicate(c, it.rr) }) {
+				st.cnames = append(st.cnames, it.rr)
+			}
+		case !isDNSSEC(it.rr):
+			st.other = true
+		}
 	}
+	// RFC 2181 §5: a record already present is not added again. Records
+	// are bucketed by a key that equal records share, and compared with
+	// dns.IsDuplicate within a bucket.
+	buckets := make(map[string]map[string][]dns.RR)
 	for _, it := range items {
 		n := z.names[it.owner]
 		if n == nil {
 			n = &zoneNode{}
 			z.names[it.owner] = n
 		}
-		dup := false
-		for _, old := range n.rrs {
-			if dns.IsDuplicate(old, it.rr) {
-				dup = true
-				break
+		b := buckets[it.owner]
+		if b == nil {
+			b = make(map[string][]dns.RR, len(n.rrs))
+			for _, old := range n.rrs {
+				k := dupKey(old)
+				b[k] = append(b[k], old)
 			}
+			buckets[it.owner] = b
 		}
-		if !dup {
+		k := dupKey(it.rr)
+		if !slices.ContainsFunc(b[k], func(old dns.RR) bool { return dns.IsDuplicate(old, it.rr) }) {
 			n.rrs = append(n.rrs, it.rr)
+			b[k] = append(b[k], it.rr)
 		}
 		// Every name between the owner and the root exists, as an empty
 		// non-terminal if it has no records (RFC 8020, RFC 4592 §2.2.2).
@@ -313,27 +345,46 @@ func packRR(rr dns.RR) ([]byte, error) {
 	return buf[:n], nil
 }
 
-// conflictsWithCNAME reports whether adding rr to a name holding existing
-// would put a CNAME next to other data (RFC 2181 §10.1; DNSSEC records may
-// sit next to a CNAME, RFC 4035 §2.5).
-func conflictsWithCNAME(existing []dns.RR, rr dns.RR) bool {
-	isCNAME := func(r dns.RR) bool { return r.Header().Rrtype == dns.TypeCNAME }
-	dnssec := func(r dns.RR) bool {
-		switch r.Header().Rrtype {
-		case dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3:
-			return true
-		}
+// dupKey returns a key that records dns.IsDuplicate finds equal share: the
+// type and the lower-cased wire form of the data (domain names in data
+// compare without regard to case).
+func dupKey(rr dns.RR) string {
+	h := *rr.Header()
+	ttl := h.Ttl
+	rr.Header().Ttl = 0
+	wire, err := packRR(rr)
+	rr.Header().Ttl = ttl
+	if err != nil {
+		return strconv.Itoa(int(h.Rrtype))
+	}
+	return strings.ToLower(string(wire))
+}
+
+func isDNSSEC(rr dns.RR) bool {
+	switch rr.Header().Rrtype {
+	case dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3:
+		return true
+	}
+	return false
+}
+
+// conflictsWithCNAME reports whether adding rr to a name holding the CNAME
+// records cnames, and other data if other is set, would put a CNAME next to
+// other data (RFC 1034 §3.6.2, RFC 2181 §10.1; DNSSEC records may sit next
+// to a CNAME, RFC 4035 §2.5). A record equal to one present adds nothing.
+func conflictsWithCNAME(cnames []dns.RR, other bool, rr dns.RR) bool {
+	if isDNSSEC(rr) {
 		return false
 	}
-	if dnssec(rr) {
-		return false
+	if rr.Header().Rrtype != dns.TypeCNAME {
+		return len(cnames) > 0
 	}
-	for _, old := range existing {
-		if dnssec(old) || dns.IsDuplicate(old, rr) {
-			continue
-		}
-		if isCNAME(old) || isCNAME(rr) {
-			return true
+	if other {
+		return true
+	}
+	for _, c := range cnames {
+		if !dns.IsDuplicate(c, rr) {
+			return true // a second, different CNAME
 		}
 	}
 	return false

@@ -389,3 +389,43 @@ func TestNameError(t *testing.T) {
 	assert.Equal(t, `resolver: octet "\xff" not allowed in name "a\xffb.example.test"`, ne.Error())
 	assert.True(t, resolver.IsNotFound(err), "like net, an invalid name is not found")
 }
+
+// TestZoneManyRecordsOneName checks that many records at one name (a short
+// $GENERATE line makes thousands) load in linear time: duplicate and CNAME
+// checks must not compare each record with every other.
+func TestZoneManyRecordsOneName(t *testing.T) {
+	t.Parallel()
+	const text = "$GENERATE 1-40000 @ TXT \"r$\"\n$GENERATE 1-40000 @ TXT \"r$\"\n"
+	done := make(chan error, 1)
+	var z *resolver.Zone
+	go func() {
+		var err error
+		z, err = resolver.ParseZone(strings.NewReader(text), "example.test.")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("40000 records at one name took over 20s: quadratic checks")
+	}
+	txt, err := z.LookupTXT(context.Background(), "example.test")
+	require.NoError(t, err)
+	assert.Len(t, txt, 40000, "the second $GENERATE only repeats the first")
+
+	// Duplicates compare names in data without regard to case, and
+	// character-strings with it.
+	require.NoError(t, z.Add("x IN TXT \"A\"\nx IN TXT \"a\"\nx IN TXT \"a\"\n"))
+	txt, err = z.LookupTXT(context.Background(), "x.example.test")
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"A", "a"}, txt)
+	require.NoError(t, z.Add("y IN CNAME Target.example.\ny IN CNAME target.EXAMPLE.\n"))
+	a, err := z.Query(context.Background(), "y.example.test", dns.TypeCNAME)
+	require.NoError(t, err)
+	assert.Len(t, a.Records, 1)
+	var ze *resolver.ZoneError
+	require.ErrorAs(t, z.Add("y IN CNAME other.example.\n"), &ze)
+	assert.ErrorIs(t, ze, resolver.ErrCNAMEAndOtherData)
+	require.ErrorAs(t, z.Add("y IN A 192.0.2.1\n"), &ze)
+	require.NoError(t, z.Add("y IN RRSIG CNAME 8 3 300 20300101000000 20200101000000 1 example.test. AAAA\n"))
+}
