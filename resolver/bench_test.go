@@ -71,3 +71,23 @@ func BenchmarkClientCachedLookupTXT(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCanonicalName measures the one canonicalisation every name goes
+// through: a plain name takes the fast path, a name with octets that
+// presentation format escapes takes the wire path.
+func BenchmarkCanonicalName(b *testing.B) {
+	for _, tc := range []struct{ name, raw string }{
+		{"plain", "_spf.Example.TEST"},
+		{"escaped", "%{i} a:b;c.e1.example.test"},
+		{"U-label", "bücher.example.test"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := resolver.CanonicalName(tc.raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -163,7 +163,9 @@ func (c *Client) trusted(server netip.AddrPort) bool {
 // IsTimeout when no server answered in time, IsTemporary for network
 // errors, a CNAME loop or an over-long chain; IsNotFound when name is not a
 // valid domain name. UnwrapErr keeps the cause (a net error, a context
-// error, [ErrCNAMELoop], a *dnsname.Error, ...).
+// error, [ErrCNAMELoop], a *dnsname.Error or *NameError, ...). name is raw
+// (see the package documentation): "a b.example" asks for a name whose
+// first label holds a space.
 func (c *Client) Query(ctx context.Context, name string, qtype uint16) (*Answer, error) {
 	qname, err := canonicalName(name)
 	if err != nil {

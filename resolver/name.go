@@ -62,10 +62,7 @@ func canonicalName(name string) (string, error) {
 		if err := checkPlainLengths(name, n); err != nil {
 			return "", err
 		}
-		if !lower {
-			n = strings.ToLower(n)
-		}
-		return n + ".", nil
+		return plainKey(n, lower), nil
 	}
 	var buf [maxWireName + 64]byte
 	wire := buf[:0]
@@ -131,10 +128,7 @@ func presentationKey(name string) (string, error) {
 		if err := checkPlainLengths(name, n); err != nil {
 			return "", err
 		}
-		if !lower {
-			n = strings.ToLower(n)
-		}
-		return n + ".", nil
+		return plainKey(n, lower), nil
 	}
 	s := dns.Fqdn(name)
 	if !isASCII(s) {
@@ -242,6 +236,24 @@ func plainName(n string) (plain, lower bool) {
 		}
 	}
 	return true, lower
+}
+
+// plainKey returns n, a plain name (see plainName), lower-cased and
+// absolute, in one allocation.
+func plainKey(n string, lower bool) string {
+	if lower {
+		return n + "."
+	}
+	b := make([]byte, len(n)+1)
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	b[len(n)] = '.'
+	return string(b)
 }
 
 // checkPlainLengths checks the RFC 1035 §2.3.4 limits on a name without
