@@ -379,9 +379,9 @@ func (p *Policy) validate(serverName string) error {
 func ioError(err error) *Error {
 	var se *smtpwire.SyntaxError
 	if errors.As(err, &se) {
-		return &Error{Kind: ErrProtocol, Result: ResultValidationFailure, Err: err}
+		return &Error{Kind: ErrProtocol, Result: ResultValidationFailure, Err: wireError(err)}
 	}
-	return &Error{Kind: ErrConnection, Err: err}
+	return &Error{Kind: ErrConnection, Err: wireError(err)}
 }
 
 // handshakeError classifies an error from the TLS handshake: the policy's own
@@ -507,7 +507,7 @@ func (s *Session) Command(ctx context.Context, line string) (smtpsec.Reply, erro
 // pipelining (RFC 2920); read the replies in order with ReadReply.
 func (s *Session) WriteCommand(ctx context.Context, line string) error {
 	if err := smtpwire.ValidateCommand(line); err != nil {
-		return err
+		return wireError(err)
 	}
 	defer s.watch(ctx)()
 	s.setDeadline(ctx, s.timeout)
@@ -521,7 +521,7 @@ func (s *Session) ReadReply(ctx context.Context) (smtpsec.Reply, error) {
 	defer s.watch(ctx)()
 	s.setDeadline(ctx, s.timeout)
 	r, err := s.r.ReadReply()
-	return r, ctxErr(ctx, err)
+	return r, ctxErr(ctx, wireError(err))
 }
 
 // ctxErr returns ctx's error in place of err when ctx ended: the I/O error is
@@ -555,7 +555,7 @@ func ctxDone(ctx context.Context) error {
 func (s *Session) Data(ctx context.Context, msg []byte) (smtpsec.Reply, error) {
 	body, err := appendData(nil, msg)
 	if err != nil {
-		return smtpsec.Reply{}, err
+		return smtpsec.Reply{}, wireError(err)
 	}
 	r, err := s.Command(ctx, "DATA")
 	if err != nil || r.Code != 354 {

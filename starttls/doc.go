@@ -1,7 +1,8 @@
-// Package starttls implements SMTP over TLS with STARTTLS, RFC 3207, on both
-// sides: a client upgrade that verifies the server under a security level
-// modelled on Postfix's, and the server-side pieces an SMTP command loop
-// needs to offer, require and carry out STARTTLS safely.
+// Package starttls implements SMTP over TLS with STARTTLS, RFC 3207, and
+// with implicit TLS, RFC 8314, on both sides: a client that verifies the
+// server under a security level modelled on Postfix's, and the server-side
+// pieces an SMTP command loop needs to offer, require and carry out TLS
+// safely. Both ways share one vocabulary (Level, Policy, Session, Error).
 //
 // # Client
 //
@@ -26,6 +27,35 @@
 // github.com/emersion/go-smtp): it does everything in
 // tls.Config.VerifyConnection, which crypto/tls runs on resumed handshakes
 // too.
+//
+// # STARTTLS or implicit TLS
+//
+// Implicit TLS (Client.ImplicitTLS, Client.DialImplicitTLS, AcceptTLS)
+// starts TLS with the first byte of the connection, before the greeting,
+// and reads the greeting and sends EHLO inside it. Nothing is ever said in
+// plaintext, so no one in the middle can strip TLS or inject replies or
+// commands. RFC 8314 §3.3 recommends it for message submission, the
+// "submissions" service on port 465: a mail client talking to its own
+// provider, whose name it knows and can verify under level Verify.
+//
+// Between MTAs (port 25) there is no implicit-TLS port: RFC 3207 STARTTLS
+// is the only way, and it is downgradable by design. Use Upgrade there,
+// made strict by what the destination publishes: an MTA-STS policy
+// (level MTASTS, starttls/mtasts) or DANE TLSA records (level DANE,
+// starttls/dane). Use Upgrade also on submission port 587, where RFC 8314
+// §3.3 still expects STARTTLS to be offered, with a mandatory level.
+//
+// Under implicit TLS the levels apply unchanged, with one exception:
+// None and May are refused with ErrPolicy, because both describe when to
+// stay in plaintext, which an implicit-TLS connection never does. Encrypt
+// is the level for unauthenticated TLS. A server that answers the
+// ClientHello with a plaintext greeting fails with ErrNotOffered.
+//
+// On the server side, AcceptTLS runs the handshake before anything is
+// written, with the same Server (TLSConfig, HandshakeTimeout,
+// VerifyClient). A plaintext client gets a closed connection and no reply;
+// STARTTLS is neither advertised nor accepted inside implicit TLS (503
+// 5.5.1, RFC 3207 §4.2).
 //
 // # Server
 //
@@ -86,6 +116,11 @@
 // failed handshake, as go-smtp does, lets the client think it is still
 // talking to the server).
 //
+// Plaintext on an implicit-TLS port. A client or server that speaks SMTP
+// where TLS is expected is never answered in SMTP: its bytes fail the
+// handshake and the connection is closed, so a plaintext conversation
+// (and the credentials a mail client would send in it) cannot start.
+//
 // Resource exhaustion. A slow or hostile peer stalls the greeting, drips a
 // reply a byte per second, stalls the handshake, or sends a 64 MiB line or a
 // 10,000-line reply (net/smtp allocated 566 MiB for a 64 MiB greeting).
@@ -113,5 +148,8 @@
 // server reads command lines of up to 2048 octets by default.
 //
 // The Client does not do SMTP AUTH, SMTP pipelining of its own, delivery or
-// MX selection: it establishes a protected session and hands it over.
+// MX selection: it establishes a protected session and hands it over. It
+// does not look up the "_submissions._tcp" SRV record (RFC 8314 §5.1,
+// RFC 6186): the caller passes the address. DialImplicitTLS connects over TCP only ("tcp", IPv4
+// or IPv6), within 30 seconds by default.
 package starttls

@@ -41,7 +41,9 @@ type ResultTyper interface {
 // Kinds of failure, matched with errors.Is on an *Error.
 var (
 	// ErrNotOffered: the server's EHLO reply did not list STARTTLS (a
-	// STRIPTLS attack looks exactly like this), or it rejected EHLO.
+	// STRIPTLS attack looks exactly like this), or it rejected EHLO; under
+	// implicit TLS, the server answered the ClientHello with a plaintext
+	// SMTP reply.
 	ErrNotOffered = errors.New("starttls: STARTTLS not offered")
 	// ErrRefused: the server answered STARTTLS with something other than
 	// 220 (454, or a 5xx); Error.Reply holds the reply.

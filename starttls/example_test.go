@@ -112,3 +112,78 @@ func ExampleServerConn_StartTLS() {
 	// [PIPELINING STARTTLS]
 	// 501 5.5.4 Syntax: STARTTLS (no parameters allowed) client.example.org
 }
+
+// exampleImplicitServer starts an implicit-TLS receiver (RFC 8314) on
+// 127.0.0.1 with a certificate for submit.example.test.
+func exampleImplicitServer() (addr string, ca *testcert.CA, stop func()) {
+	ca = testcert.NewCA(&testing.T{})
+	srv := &starttls.Server{TLSConfig: &tls.Config{Certificates: []tls.Certificate{ca.Leaf("submit.example.test").TLS}}}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = (&smtpserver.Config{Hostname: "submit.example.test", TLS: srv, ImplicitTLS: true}).Serve(ctx, ln)
+	}()
+	return ln.Addr().String(), ca, func() { cancel(); <-done }
+}
+
+// Submission from a mail client to its own provider (RFC 8314): TLS from the
+// first byte on port 465, verified as a browser would, so that no man in
+// the middle can strip it.
+func ExampleClient_DialImplicitTLS() {
+	addr, ca, stop := exampleImplicitServer() // "submit.example.test:465" in production
+	defer stop()
+	ctx := context.Background()
+
+	c := &starttls.Client{Hostname: "laptop.example.org"}
+	s, err := c.DialImplicitTLS(ctx, addr, "submit.example.test", &starttls.Policy{RootCAs: ca.Pool()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	fmt.Println("encrypted:", s.Encrypted(), "authenticated by", s.Authentication())
+	fmt.Println("STARTTLS advertised:", s.Extensions().Has("STARTTLS"))
+	r, _ := s.Command(ctx, "MAIL FROM:<me@example.org>")
+	fmt.Println(r.Code)
+	_ = s.Quit(ctx)
+
+	// Levels that would allow plaintext do not apply.
+	_, err = c.DialImplicitTLS(ctx, addr, "submit.example.test", &starttls.Policy{Level: starttls.May})
+	fmt.Println(errors.Is(err, starttls.ErrPolicy))
+	// Output:
+	// encrypted: true authenticated by pkix
+	// STARTTLS advertised: false
+	// 250
+	// true
+}
+
+// Relay between MTAs: STARTTLS on port 25, with the acceptable MX names
+// from the destination's MTA-STS policy (starttls/mtasts builds this
+// Policy), so that stripping STARTTLS or presenting another certificate
+// fails instead of falling back to plaintext.
+func ExampleClient_Upgrade_mtasts() {
+	addr, ca, stop := exampleServer(&starttls.Server{})
+	defer stop()
+	ctx := context.Background()
+
+	conn, err := net.Dial("tcp", addr) // the MX host, port 25, in production
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p := &starttls.Policy{Level: starttls.MTASTS, Names: []string{"*.example.test"}, RootCAs: ca.Pool()}
+	s, err := (&starttls.Client{Hostname: "out.example.org"}).Upgrade(ctx, conn, "mx.example.test", p)
+	if err != nil {
+		var e *starttls.Error
+		if errors.As(err, &e) {
+			fmt.Println("report:", e.Result) // to a TLS report (starttls/tlsrpt)
+		}
+		return
+	}
+	defer s.Close()
+	fmt.Println(s.Level(), s.Authentication())
+	_ = s.Quit(ctx)
+	// Output: mta-sts pkix
+}

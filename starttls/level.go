@@ -7,6 +7,9 @@ import "fmt"
 // names no level requires STARTTLS and a PKIX-valid certificate for the
 // expected name. Weaker levels must be spelled out, as
 // tls.Config.InsecureSkipVerify is.
+//
+// The same levels apply to implicit TLS (Client.ImplicitTLS), except None
+// and May, which are about plaintext and are refused there with ErrPolicy.
 type Level int
 
 // The levels. Each names the Postfix level it corresponds to.

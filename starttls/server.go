@@ -212,19 +212,26 @@ type Command struct {
 	Arg string
 }
 
-// Errors of ReadCommand and ReadData, matched with errors.Is.
+// Errors of the bounded SMTP reader and writer, matched with errors.Is: on
+// the server, of ReadCommand and ReadData; on the client, of a Session's
+// Command, WriteCommand, ReadReply and Data, and causes inside an *Error.
 var (
-	// ErrCommandSyntax: a malformed command line (a bad verb, a CR or NUL
-	// inside it). The line was consumed; reply 500 5.5.2 and go on.
-	ErrCommandSyntax = errors.New("starttls: malformed command line")
-	// ErrLineTooLong: a command or data line exceeded MaxLineLength. The
-	// stream is out of step: reply 500 5.5.2 if you like, and close.
+	// ErrSyntax: a malformed line. On a server, a command line with a bad
+	// verb or a CR or NUL inside: the line was consumed, reply 500 5.5.2
+	// and go on. On a client, a malformed reply (the session is over), or a
+	// command holding CR, LF or NUL (refused unsent).
+	ErrSyntax = errors.New("starttls: malformed SMTP line")
+	// ErrLineTooLong: a command, reply or data line exceeded its limit.
+	// The stream is out of step: the session is over.
 	ErrLineTooLong = errors.New("starttls: line too long")
+	// ErrReplyTooLarge: a reply had more lines or octets than allowed.
+	ErrReplyTooLarge = errors.New("starttls: reply too large")
 	// ErrMessageTooLarge: message data exceeded ReadData's limit. The data
 	// was read to its end; reply 552 5.3.4 and go on.
 	ErrMessageTooLarge = errors.New("starttls: message too large")
 	// ErrBareLineEnding: a CR or LF outside a CRLF pair in message data
-	// (RFC 5321 §2.3.8, the SMTP smuggling class); reply 550 5.5.2.
+	// (RFC 5321 §2.3.8, the SMTP smuggling class). ReadData: reply 550
+	// 5.5.2 and go on; Session.Data: nothing was sent.
 	ErrBareLineEnding = errors.New("starttls: bare CR or LF in message data")
 )
 
@@ -241,8 +248,10 @@ func wireError(err error) error {
 		return nil
 	}
 	for _, k := range [...]struct{ wire, kind error }{
-		{smtpwire.ErrSyntax, ErrCommandSyntax},
+		{smtpwire.ErrSyntax, ErrSyntax},
 		{smtpwire.ErrLineTooLong, ErrLineTooLong},
+		{smtpwire.ErrTooManyLines, ErrReplyTooLarge},
+		{smtpwire.ErrReplyTooLarge, ErrReplyTooLarge},
 		{smtpwire.ErrMessageTooLarge, ErrMessageTooLarge},
 		{smtpwire.ErrBareLineEnding, ErrBareLineEnding},
 	} {
@@ -254,7 +263,7 @@ func wireError(err error) error {
 }
 
 // ReadCommand reads the next command line, bounded by ReadTimeout, ctx and
-// MaxLineLength. An error matching ErrCommandSyntax means the line was
+// MaxLineLength. An error matching ErrSyntax means the line was
 // consumed and a 500 reply is due; ErrLineTooLong, io.EOF and any other
 // error end the session.
 func (c *ServerConn[S]) ReadCommand(ctx context.Context) (Command, error) {

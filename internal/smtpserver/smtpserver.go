@@ -169,7 +169,7 @@ func (c *Config) ServeConn(ctx context.Context, conn net.Conn) {
 	for {
 		cmd, err := sc.ReadCommand(ctx)
 		if err != nil {
-			if errors.Is(err, starttls.ErrCommandSyntax) {
+			if errors.Is(err, starttls.ErrSyntax) {
 				if sc.Reply(ctx, reply(500, 5, 2, "Syntax error")) != nil {
 					return
 				}
