@@ -28,21 +28,72 @@ func stlsPort(t testing.TB) int {
 
 // postfixInstance is a private Postfix with its own config, queue and data
 // directories under the test's temporary directory, listening on
-// 127.0.0.1:SMTP (smtpd_tls_security_level=may) and 127.0.0.1:SMTPEncrypt
-// (encrypt), with the test CA's leaf for mx.example.test and localhost.
+// 127.0.0.1:SMTP (smtpd_tls_security_level=may), 127.0.0.1:SMTPEncrypt
+// (encrypt) and 127.0.0.1:Submissions (implicit TLS, RFC 8314:
+// smtpd_tls_wrappermode=yes), with the test CA's leaf for mx.example.test
+// and localhost.
 type postfixInstance struct {
 	Dir         string
 	SMTP        int
 	SMTPEncrypt int
+	Submissions int
 	bin         string
 }
 
 // postfixConfig adds to the instance's configuration.
 type postfixConfig struct {
-	// Main are extra main.cf lines.
+	// Main are main.cf lines "name = value". A name that the base
+	// configuration sets replaces the base line: Postfix warns about a
+	// repeated name at every daemon start, and those warnings, written
+	// before postlogd runs, have wedged smtpd. Other names are appended.
 	Main []string
+	// Master are extra master.cf lines (services, "  -o" option lines).
+	Master []string
 	// Transport and TLSPolicy are the texthash: tables (one entry a line).
 	Transport, TLSPolicy []string
+}
+
+// requireSetup skips the test for a missing piece of the environment, or
+// fails it when SMTPSEC_INTEROP is set (as requirePeer does): in CI a
+// missing piece is a broken install, not a pass.
+func requireSetup(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("SMTPSEC_INTEROP") != "" {
+		t.Fatalf(format+" (SMTPSEC_INTEROP is set)", args...)
+	}
+	t.Skipf(format+" (set SMTPSEC_INTEROP=1 to make this a failure)", args...)
+}
+
+// mergeMain returns base with each override "name = value" replacing the
+// base line of the same name, in place; overrides of other names follow in
+// their order, a later one of a name replacing an earlier one.
+func mergeMain(base, overrides []string) []string {
+	name := func(l string) string {
+		n, _, ok := strings.Cut(l, "=")
+		if !ok {
+			return ""
+		}
+		return strings.TrimSpace(n)
+	}
+	out := append([]string(nil), base...)
+	at := make(map[string]int, len(out))
+	for i, l := range out {
+		if n := name(l); n != "" {
+			at[n] = i
+		}
+	}
+	for _, l := range overrides {
+		n := name(l)
+		if i, ok := at[n]; ok && n != "" {
+			out[i] = l
+			continue
+		}
+		if n != "" {
+			at[n] = len(out)
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // startPostfix writes the configuration and starts Postfix with
@@ -52,7 +103,7 @@ func startPostfix(t *testing.T, ca *testcert.CA, leaf *testcert.Leaf, pc postfix
 	t.Helper()
 	bin := requirePeer(t, "postfix", "/usr/sbin/postfix")
 	if os.Geteuid() != 0 {
-		t.Skip("a private Postfix instance needs root (it drops to mail_owner itself)")
+		requireSetup(t, "a private Postfix instance needs root (it drops to mail_owner itself)")
 	}
 	dir := t.TempDir()
 	// t.TempDir's directories are 0700; the daemons must reach the queue.
@@ -61,7 +112,7 @@ func startPostfix(t *testing.T, ca *testcert.CA, leaf *testcert.Leaf, pc postfix
 			t.Fatal(err)
 		}
 	}
-	pf := &postfixInstance{Dir: dir, SMTP: stlsPort(t), SMTPEncrypt: stlsPort(t), bin: bin}
+	pf := &postfixInstance{Dir: dir, SMTP: stlsPort(t), SMTPEncrypt: stlsPort(t), Submissions: stlsPort(t), bin: bin}
 	for _, d := range []string{"spool", "data"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -105,7 +156,7 @@ func startPostfix(t *testing.T, ca *testcert.CA, leaf *testcert.Leaf, pc postfix
 		"maximal_backoff_time = 2s",
 		"queue_run_delay = 1s",
 	}
-	main = append(main, pc.Main...)
+	main = mergeMain(main, pc.Main)
 	write := func(name string, lines []string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -114,7 +165,7 @@ func startPostfix(t *testing.T, ca *testcert.CA, leaf *testcert.Leaf, pc postfix
 	write("main.cf", main)
 	write("transport", pc.Transport)
 	write("tls_policy", pc.TLSPolicy)
-	write("master.cf", masterCF(t, pf))
+	write("master.cf", append(masterCF(t, pf), pc.Master...))
 	if out, err := pf.run("start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "maillog"))
 		t.Fatalf("postfix start: %v\n%s\n%s", err, out, log)
@@ -133,7 +184,7 @@ func startPostfix(t *testing.T, ca *testcert.CA, leaf *testcert.Leaf, pc postfix
 			t.Logf("postfix maillog:\n%s", log)
 		}
 	})
-	for _, port := range []int{pf.SMTP, pf.SMTPEncrypt} {
+	for _, port := range []int{pf.SMTP, pf.SMTPEncrypt, pf.Submissions} {
 		waitListening(t, fmt.Sprintf("127.0.0.1:%d", port))
 	}
 	return pf
@@ -185,11 +236,15 @@ func masterCF(t *testing.T, pf *postfixInstance) []string {
 	t.Helper()
 	sys, err := os.ReadFile("/etc/postfix/master.cf")
 	if err != nil {
-		t.Skipf("no /etc/postfix/master.cf: %v", err)
+		requireSetup(t, "no /etc/postfix/master.cf: %v", err)
 	}
 	out := []string{
 		fmt.Sprintf("127.0.0.1:%d inet n - n - - smtpd", pf.SMTP),
 		fmt.Sprintf("127.0.0.1:%d inet n - n - - smtpd", pf.SMTPEncrypt),
+		"  -o smtpd_tls_security_level=encrypt",
+		// RFC 8314 implicit TLS: TLS from the first byte, no STARTTLS.
+		fmt.Sprintf("127.0.0.1:%d inet n - n - - smtpd", pf.Submissions),
+		"  -o smtpd_tls_wrappermode=yes",
 		"  -o smtpd_tls_security_level=encrypt",
 	}
 	hasPostlog := false
@@ -221,7 +276,7 @@ func postfixUID(t *testing.T) int {
 	t.Helper()
 	out, err := exec.Command("id", "-u", "postfix").Output()
 	if err != nil {
-		t.Skipf("no postfix user: %v", err)
+		requireSetup(t, "no postfix user: %v", err)
 	}
 	var uid int
 	if _, err := fmt.Sscan(string(bytes.TrimSpace(out)), &uid); err != nil {
@@ -253,4 +308,17 @@ func waitListening(t *testing.T, addr string) {
 		}
 	}
 	t.Fatalf("nothing listening on %s", addr)
+}
+
+func TestMergeMain(t *testing.T) {
+	t.Parallel()
+	base := []string{"a = 1", "b = 2", "# comment = x", "c = 3"}
+	got := mergeMain(base, []string{"b = two", "d = 4", "d = four", "a=one", "no equals sign"})
+	want := []string{"a=one", "b = two", "# comment = x", "c = 3", "d = four", "no equals sign"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("mergeMain = %q, want %q", got, want)
+	}
+	if strings.Join(base, "\n") != "a = 1\nb = 2\n# comment = x\nc = 3" {
+		t.Errorf("base modified: %q", base)
+	}
 }
