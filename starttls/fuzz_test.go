@@ -75,3 +75,44 @@ func FuzzUpgrade(f *testing.F) {
 		}
 	})
 }
+
+// FuzzImplicitTLS feeds arbitrary server bytes to the implicit-TLS client
+// under verify and encrypt. Properties: it returns; no session (a fixed
+// script cannot answer a fresh ClientHello); the error is an *Error of kind
+// ErrNotOffered (exactly when the script opens with a reply code) or
+// ErrHandshake, with no Reply (nothing is parsed as SMTP outside TLS), no
+// RetryPlaintext, and the connection closed.
+func FuzzImplicitTLS(f *testing.F) {
+	f.Add([]byte("220 mx.example.test ESMTP\r\n"))
+	f.Add([]byte("554 5.7.1 no\r\n"))
+	f.Add([]byte("\x16\x03\x03\x00\x05hello"))
+	f.Add([]byte("\x15\x03\x03\x00\x02\x02\x28"))
+	f.Add([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, script []byte) {
+		for _, p := range []*starttls.Policy{{}, {Level: starttls.Encrypt}} {
+			conn := &scriptConn{r: bytes.NewReader(script)}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s, err := (&starttls.Client{}).ImplicitTLS(ctx, conn, "mx.example.test", p)
+			cancel()
+			if s != nil || err == nil {
+				t.Fatalf("a session from a script: %v %v", s, err)
+			}
+			var e *starttls.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %T %v is not an *Error", err, err)
+			}
+			code := len(script) >= 5 && script[0] >= '2' && script[0] <= '5' && isDigit(script[1]) && isDigit(script[2])
+			switch {
+			case e.Kind == starttls.ErrNotOffered && !code, e.Kind == starttls.ErrHandshake && code:
+				t.Fatalf("kind %v for %q", e.Kind, script)
+			case e.Kind != starttls.ErrNotOffered && e.Kind != starttls.ErrHandshake:
+				t.Fatalf("kind %v", e.Kind)
+			case e.Reply != nil, e.RetryPlaintext, !conn.closed:
+				t.Fatalf("reply %v, retry %v, closed %v", e.Reply, e.RetryPlaintext, conn.closed)
+			}
+		}
+	})
+}
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }

@@ -101,3 +101,65 @@ func FuzzServeConn(f *testing.F) {
 		}
 	})
 }
+
+// FuzzServeConnImplicitTLS runs an implicit-TLS session on arbitrary
+// client bytes. Properties: the session ends; no command runs (no script
+// can complete a handshake); the server writes no plaintext: its output is
+// empty or TLS records (an alert or a handshake message).
+func FuzzServeConnImplicitTLS(f *testing.F) {
+	for _, s := range []string{
+		"EHLO a\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n",
+		"STARTTLS\r\n",
+		"\x16\x03\x01\x00\x05hello",
+		"\x16\x03\x01\x00\x2f\x01\x00\x00\x2b\x03\x03",
+		"",
+	} {
+		f.Add([]byte(s))
+	}
+	ca := testcert.NewCA(f)
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{ca.Leaf("mx.example.test").TLS}}
+	f.Fuzz(func(t *testing.T, script []byte) {
+		var (
+			mu   sync.Mutex
+			cmds int
+		)
+		cfg := &smtpserver.Config{
+			TLS:         &starttls.Server{TLSConfig: tlsCfg},
+			ImplicitTLS: true,
+			OnCommand: func(smtpwire.Command, bool) {
+				mu.Lock()
+				cmds++
+				mu.Unlock()
+			},
+		}
+		conn := &memConn{in: bytes.NewReader(script)}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			cfg.ServeConn(context.Background(), conn)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("session did not end")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if cmds != 0 {
+			t.Fatalf("%d commands ran", cmds)
+		}
+		out := conn.out.Bytes()
+		for len(out) > 0 {
+			// A TLS record: type (alert 21 or handshake 22), version 3.x,
+			// length.
+			if len(out) < 5 || (out[0] != 21 && out[0] != 22) || out[1] != 3 {
+				t.Fatalf("plaintext written: %q", conn.out.Bytes())
+			}
+			n := 5 + int(out[3])<<8 + int(out[4])
+			if n > len(out) {
+				t.Fatalf("truncated record: %q", out)
+			}
+			out = out[n:]
+		}
+	})
+}

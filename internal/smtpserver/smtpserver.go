@@ -1,6 +1,8 @@
 // Package smtpserver is a small SMTP receiver (RFC 5321) built on
 // starttls.ServerConn: EHLO, HELO, STARTTLS, MAIL, RCPT, DATA, RSET, NOOP
-// and QUIT. Tests and interop peers use it as the far end of a delivery; its
+// and QUIT, after STARTTLS or inside implicit TLS from the first byte (RFC
+// 8314, Config.ImplicitTLS). Tests and interop peers use it as the far end
+// of a delivery; its
 // hooks let them observe every command, judge MAIL and RCPT parameters (the
 // requiretls package plugs its checks in there) and collect messages.
 //
@@ -57,8 +59,9 @@ type Config struct {
 	// OnCommand, if set, is called for every command line read, before it
 	// is executed, with the session's TLS state.
 	OnCommand func(cmd smtpwire.Command, tlsActive bool)
-	// OnHandshakeError, if set, is called with the error of a failed
-	// implicit-TLS handshake (ImplicitTLS), after the connection was closed.
+	// OnHandshakeError, if set, is called with the error of
+	// starttls.AcceptTLS under ImplicitTLS (a failed or timed-out handshake,
+	// or ErrServerNoCertificate), after the connection was closed.
 	OnHandshakeError func(err error)
 	// Mail, if set, judges a syntactically valid MAIL FROM; a non-nil reply
 	// error rejects it.

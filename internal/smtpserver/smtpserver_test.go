@@ -3,6 +3,7 @@ package smtpserver_test
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/smtpsec/smtpsec"
 	"github.com/smtpsec/smtpsec/internal/esmtp"
 	"github.com/smtpsec/smtpsec/internal/smtpserver"
+	"github.com/smtpsec/smtpsec/starttls"
 )
 
 // replay runs a transcript against a receiver over TCP. Lines starting
@@ -318,5 +320,24 @@ func TestMailLineLimit(t *testing.T) {
 				C: QUIT
 				S: 221`)
 		})
+	}
+}
+
+// ImplicitTLS without a certificate closes every connection unanswered.
+func TestImplicitTLSWithoutCertificate(t *testing.T) {
+	t.Parallel()
+	errs := make(chan error, 1)
+	addr := smtpserver.Start(t, &smtpserver.Config{ImplicitTLS: true, OnHandshakeError: func(err error) { errs <- err }})
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	b, _ := io.ReadAll(conn)
+	assert.Empty(t, b, "no plaintext greeting")
+	select {
+	case err := <-errs:
+		assert.ErrorIs(t, err, starttls.ErrServerNoCertificate)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no handshake error reported")
 	}
 }
