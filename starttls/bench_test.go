@@ -94,6 +94,23 @@ func benchPeer(role string) error {
 	switch role {
 	case "smtpsec":
 		return (&smtpserver.Config{Hostname: "mx.example.test", TLS: &starttls.Server{TLSConfig: cfg}}).Serve(ctx, ln)
+	case "smtpsec-implicit":
+		return (&smtpserver.Config{Hostname: "mx.example.test", TLS: &starttls.Server{TLSConfig: cfg}, ImplicitTLS: true}).Serve(ctx, ln)
+	case "minimal-implicit":
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return nil //nolint:nilerr // the listener closes at the end
+			}
+			go func() {
+				tc := tls.Server(c, cfg)
+				if tc.Handshake() != nil {
+					_ = c.Close()
+					return
+				}
+				minimalSession(tc, cfg)
+			}()
+		}
 	case "minimal":
 		for {
 			c, err := ln.Accept()
@@ -118,7 +135,7 @@ func minimalSession(c net.Conn, cfg *tls.Config) {
 	if !write("220 mx.example.test ESMTP\r\n") {
 		return
 	}
-	inTLS := false
+	_, inTLS := c.(*tls.Conn) // implicit TLS
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
@@ -511,5 +528,120 @@ func BenchmarkServerPaired(b *testing.B) {
 	b.ReportMetric(float64(cMin.Nanoseconds())/sessions, "minimal-cpu-ns/session")
 	if cMin > 0 {
 		b.ReportMetric(float64(cOurs)/float64(cMin), "cpu-ratio")
+	}
+}
+
+// baselineImplicit is the hand-written implicit-TLS client: crypto/tls
+// handshake (standard verification), greeting and EHLO read with bufio.
+func baselineImplicit(conn net.Conn, cfg *tls.Config) (*tls.Conn, *bufio.Reader, error) {
+	tc := tls.Client(conn, cfg)
+	if err := tc.Handshake(); err != nil {
+		return nil, nil, err
+	}
+	br := bufio.NewReader(tc)
+	readReply := func() (string, error) {
+		var all strings.Builder
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return "", err
+			}
+			all.WriteString(l)
+			if len(l) < 4 || l[3] != '-' {
+				return all.String(), nil
+			}
+		}
+	}
+	if r, err := readReply(); err != nil || !strings.HasPrefix(r, "220") {
+		return nil, nil, fmt.Errorf("greeting: %q %v", r, err)
+	}
+	if _, err := io.WriteString(tc, "EHLO client.example.test\r\n"); err != nil {
+		return nil, nil, err
+	}
+	if _, err := readReply(); err != nil {
+		return nil, nil, err
+	}
+	return tc, br, nil
+}
+
+// BenchmarkClientImplicitTLS measures one implicit-TLS session (dial,
+// handshake, greeting, EHLO, QUIT) of our client and of the baseline,
+// against the minimal implicit-TLS server in another process.
+func BenchmarkClientImplicitTLS(b *testing.B) {
+	addr, _ := startPeer(b, "minimal-implicit")
+	env := getBenchEnv(b)
+	c := &starttls.Client{Hostname: "client.example.test", TLSConfig: benchTLS()}
+	policy := &starttls.Policy{RootCAs: env.ca.Pool()}
+	ctx := context.Background()
+	cfg := benchTLS()
+	cfg.RootCAs, cfg.ServerName = env.ca.Pool(), "mx.example.test"
+	for _, cc := range []struct {
+		name string
+		run  contender
+	}{
+		{"smtpsec", func(addr string) error {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				return err
+			}
+			s, err := c.ImplicitTLS(ctx, conn, "mx.example.test", policy)
+			if err != nil {
+				return err
+			}
+			return s.Quit(ctx)
+		}},
+		{"baseline", func(addr string) error {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				return err
+			}
+			tc, br, err := baselineImplicit(conn, cfg)
+			if err != nil {
+				conn.Close()
+				return err
+			}
+			_, _ = io.WriteString(tc, "QUIT\r\n")
+			_, _ = br.ReadString('\n')
+			return tc.Close()
+		}},
+	} {
+		b.Run(cc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := cc.run(addr); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkServerImplicitTLS runs the baseline client against our
+// implicit-TLS server (smtpserver with ImplicitTLS, AcceptTLS) and against
+// the minimal one, each in a child process: ns/op is the whole session's
+// latency as the client sees it; the allocations are the client's, the same
+// for both.
+func BenchmarkServerImplicitTLS(b *testing.B) {
+	env := getBenchEnv(b)
+	cfg := benchTLS()
+	cfg.RootCAs, cfg.ServerName = env.ca.Pool(), "mx.example.test"
+	for _, role := range []string{"smtpsec-implicit", "minimal-implicit"} {
+		b.Run(role, func(b *testing.B) {
+			addr, _ := startPeer(b, role)
+			b.ReportAllocs()
+			for b.Loop() {
+				conn, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				tc, br, err := baselineImplicit(conn, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.WriteString(tc, "QUIT\r\n")
+				_, _ = br.ReadString('\n')
+				_ = tc.Close()
+			}
+		})
 	}
 }

@@ -1,10 +1,10 @@
 // Package smtpserver is a small SMTP receiver (RFC 5321) built on
 // starttls.ServerConn: EHLO, HELO, STARTTLS, MAIL, RCPT, DATA, RSET, NOOP
-// and QUIT, after STARTTLS or inside implicit TLS from the first byte (RFC
-// 8314, Config.ImplicitTLS). Tests and interop peers use it as the far end
-// of a delivery; its
-// hooks let them observe every command, judge MAIL and RCPT parameters (the
-// requiretls package plugs its checks in there) and collect messages.
+// and QUIT, in plaintext, after STARTTLS, or inside implicit TLS from the
+// first byte (RFC 8314, Config.ImplicitTLS). Tests and interop peers use it
+// as the far end of a delivery; its hooks let them observe every command,
+// judge MAIL and RCPT parameters (the requiretls package plugs its checks
+// in there) and collect messages.
 //
 // It is not a mail server: no queue, no AUTH, no BDAT, no relay policy.
 // Everything it reads is bounded (line length, message size, recipients,
