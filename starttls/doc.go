@@ -48,7 +48,8 @@
 // Under implicit TLS the levels apply unchanged, with one exception:
 // None and May are refused with ErrPolicy, because both describe when to
 // stay in plaintext, which an implicit-TLS connection never does. Encrypt
-// is the level for unauthenticated TLS. A server that answers the
+// is the level for unauthenticated TLS, which RFC 8314 §5.3 does not count
+// as confidential for a mail client. A server that answers the
 // ClientHello with a plaintext greeting fails with ErrNotOffered.
 //
 // On the server side, AcceptTLS runs the handshake before anything is

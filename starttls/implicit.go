@@ -17,14 +17,15 @@ const DefaultDialTimeout = 30 * time.Second
 var errImplicitLevel = errors.New("implicit TLS never runs in plaintext: levels none and may do not apply (use encrypt for unauthenticated TLS)")
 
 // ImplicitTLS runs the client side of an implicit-TLS SMTP session (RFC
-// 8314 §3, the "submissions" service on port 465) on conn, a fresh
-// connection to serverName: TLS from the first byte, then SMTP inside it.
+// 8314 §3.3, the "submissions" service on port 465) on conn, a fresh
+// connection to serverName: "a TLS handshake begins immediately", and SMTP
+// is then exchanged as TLS application data for the rest of the
+// connection.
 // Within this one call it:
 //
 //  1. runs the TLS handshake and p's verification, bounded by
 //     HandshakeTimeout and ctx, exactly as Upgrade does after its 220;
-//  2. reads the 220 greeting inside TLS (RFC 8314 §3: the greeting is the
-//     first thing sent after the handshake);
+//  2. reads the 220 greeting, the server's first words, inside TLS;
 //  3. sends EHLO inside TLS.
 //
 // It returns the same Session as Upgrade, positioned after that EHLO.
@@ -38,7 +39,9 @@ var errImplicitLevel = errors.New("implicit TLS never runs in plaintext: levels 
 // is defined by its fallback to plaintext (Session.PlaintextReason,
 // Error.RetryPlaintext), which implicit TLS never has; mapping it silently
 // to Encrypt would hand back a session the caller believes opportunistic.
-// A caller that wants unauthenticated TLS says Encrypt.
+// A caller that wants unauthenticated TLS says Encrypt; note that RFC 8314
+// §3.3 and §5.3 expect a mail client to validate the certificate (level
+// Verify) before it counts the session as confidential.
 //
 // Errors are *Error values, and conn has been closed. A server that answers
 // the ClientHello with plaintext (an SMTP greeting: a STARTTLS or plaintext
@@ -111,7 +114,7 @@ func isReplyCode(b []byte) bool {
 // nil: an implicit-TLS listener has nothing to offer without a certificate.
 var ErrServerNoCertificate = errors.New("starttls: implicit TLS needs Server.TLSConfig")
 
-// AcceptTLS starts the server side of an implicit-TLS session (RFC 8314 §3)
+// AcceptTLS starts the server side of an implicit-TLS session (RFC 8314 §3.3)
 // on conn, a freshly accepted connection: it runs the TLS handshake before
 // anything else, with the same configuration as StartTLS (srv.TLSConfig,
 // srv.VerifyClient, bounded by srv.HandshakeTimeout and ctx), and returns a
