@@ -82,9 +82,10 @@ func TestPostfixPolicyAndSRS(t *testing.T) {
 	ca := testcert.NewCA(t)
 	pf := startPostfix(t, ca, ca.Leaf("mx.fwd.example", "localhost"), postfixConfig{
 		Main: []string{
-			// No setting of startPostfix's base may repeat here: Postfix
-			// warns about each override at every daemon start, and those
-			// warnings, sent before postlogd runs, wedge the daemons.
+			// startPostfix replaces base settings named here in place
+			// (a repeated main.cf entry makes Postfix warn at every daemon
+			// start, and those warnings, sent before postlogd runs, wedge
+			// the daemons).
 			// fwd.example is a virtual alias domain; its SRS addresses are
 			// not listed, so unlisted recipients must pass smtpd (cleanup
 			// reverses them).
