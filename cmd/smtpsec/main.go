@@ -42,7 +42,7 @@ Usage:
   smtpsec mtasts      DOMAIN [--policy FILE]
   smtpsec dane        HOST [--port 25] [--domain DOMAIN] [--assume-secure]
   smtpsec starttls probe HOST[:PORT] [--level LEVEL] [--name NAMES] [--ca FILE]
-                      [--pin SHA256] [--domain DOMAIN]
+                      [--pin SHA256] [--domain DOMAIN] [--implicit]
   smtpsec srs forward --domain DOMAIN --secrets FILE [ADDRESS...]
   smtpsec srs reverse --domain DOMAIN --secrets FILE [ADDRESS...]
   smtpsec serve policy [--config FILE] [--listen ADDR] [--dns ADDR] [flags]

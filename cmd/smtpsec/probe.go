@@ -104,6 +104,7 @@ func starttlsProbe(ctx context.Context, args []string, e env) int {
 	pins := fs.String("pin", "", "SHA-256 `digests` (hex) of certificate or SPKI, comma-separated, for fingerprint")
 	domain := fs.String("domain", "", "the recipient `domain`, for mta-sts (its policy) and dane (its MX lookup)")
 	ehlo := fs.String("ehlo", "smtpsec.invalid", "the `name` to send with EHLO")
+	implicit := fs.Bool("implicit", false, "TLS from the first byte (RFC 8314, port 465) instead of STARTTLS")
 	pos, code, ok := parseFlags(fs, args, e)
 	if !ok {
 		return code
@@ -112,6 +113,9 @@ func starttlsProbe(ctx context.Context, args []string, e env) int {
 		return usageError(e, "starttls probe takes one HOST[:PORT]")
 	}
 	host, port := pos[0], "25"
+	if *implicit {
+		port = "465"
+	}
 	if h, p, err := net.SplitHostPort(pos[0]); err == nil {
 		host, port = h, p
 	}
@@ -206,7 +210,13 @@ func starttlsProbe(ctx context.Context, args []string, e env) int {
 	}
 	rec := &recorder{Conn: conn}
 	client := &starttls.Client{Hostname: *ehlo, GreetingTimeout: c.timeout, CommandTimeout: c.timeout, HandshakeTimeout: c.timeout}
-	sess, err := client.Upgrade(ctx, rec, mxName, &policy)
+	upgrade := client.Upgrade
+	if *implicit {
+		// RFC 8314 §3.3: the greeting and EHLO come inside TLS, so the
+		// recorder sees only ciphertext and the plaintext steps stay empty.
+		upgrade = client.ImplicitTLS
+	}
+	sess, err := upgrade(ctx, rec, mxName, &policy)
 	rec.mu.Lock()
 	rec.stopped = true
 	rec.mu.Unlock()

@@ -36,6 +36,11 @@ func TestStarttlsProbe(t *testing.T) {
 		},
 	})
 	plainSrv := smtpserver.Start(t, &smtpserver.Config{Hostname: "plain.example.test"})
+	implicitSrv := smtpserver.Start(t, &smtpserver.Config{
+		Hostname:    "mx.example.test",
+		TLS:         &starttls.Server{TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf.TLS}}},
+		ImplicitTLS: true,
+	})
 	spki := leaf.SPKISHA256()
 	pin := hex.EncodeToString(spki[:])
 
@@ -65,6 +70,13 @@ func TestStarttlsProbe(t *testing.T) {
 		{"no STARTTLS verify", []string{plainSrv, "--name", "plain.example.test"}, exitNegative, []string{
 			"tls-rpt:     starttls-not-supported", "NOT met"}},
 		{"no STARTTLS may", []string{plainSrv, "--level", "may"}, exitOK, []string{"plaintext:", "level may met"}},
+		{"implicit TLS verify", []string{implicitSrv, "--implicit", "--ca", caFile, "--name", "mx.example.test"}, exitOK, []string{
+			"tls:         TLS 1.3", "after TLS:   mx.example.test", "verified:    pkix", "level verify met"}},
+		{"implicit TLS wrong name", []string{implicitSrv, "--implicit", "--ca", caFile, "--name", "other.example.test"}, exitNegative, []string{
+			"tls-rpt:     certificate-host-mismatch"}},
+		{"implicit TLS against a STARTTLS port", []string{tlsSrv, "--implicit", "--ca", caFile}, exitNegative, []string{
+			"tls-rpt:     starttls-not-supported"}},
+		{"implicit TLS refuses may", []string{implicitSrv, "--implicit", "--level", "may"}, exitNegative, []string{"NOT met"}},
 		{"connection refused", []string{closed}, exitTemp, []string{"NOT met"}},
 	}
 	for _, tt := range tests {
