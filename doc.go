@@ -19,14 +19,21 @@
 //   - spf: the Sender Policy Framework evaluator, RFC 7208, with macros,
 //     include and redirect, the lookup limits, explanations and Received-SPF.
 //   - starttls: the STARTTLS upgrade, RFC 3207, client and server, with
-//     security levels modelled on Postfix's; beneath it mtasts (RFC 8461),
-//     dane (RFC 7672, RFC 6698) and tlsrpt (RFC 8460).
+//     security levels modelled on Postfix's, and implicit TLS (RFC 8314, port
+//     465) under the same levels; beneath it mtasts (RFC 8461), dane (RFC
+//     7672, RFC 6698) and tlsrpt (RFC 8460).
 //   - requiretls: REQUIRETLS, RFC 8689: the EHLO keyword, the MAIL FROM
 //     parameter, the TLS-Required header and per-hop enforcement.
-//   - sender: who sent a message: DMARC (RFC 7489), alignment, iprev (RFC 8601
-//     §3), trusted relays and forwarders, Authentication-Results (RFC 8601).
+//   - sender: who sent a message: DMARC (RFC 7489, and DMARCbis, RFC 9989, on
+//     request), alignment, iprev (RFC 8601 §3), HELO signals, trusted relays
+//     and forwarders, Authentication-Results (RFC 8601).
 //   - forward: Sender Rewriting Scheme addresses for forwarders,
 //     byte-compatible with postsrsd, with secret rotation.
+//
+// The command smtpsec (cmd/smtpsec) puts these in a mail administrator's
+// hands, offline against a zone file or live, and runs the SPF policy and SRS
+// map services for Postfix. The examples of this package combine them into a
+// receiving server, a forwarder and a sender.
 //
 // # How the pieces fit an MTA
 //
