@@ -1,75 +1,29 @@
 package mtasts
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"net"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smtpsec/smtpsec/internal/smtpserver"
 	"github.com/smtpsec/smtpsec/internal/testcert"
 	"github.com/smtpsec/smtpsec/starttls"
 )
 
-// startSMTP runs a minimal SMTP server on 127.0.0.1 that offers STARTTLS
-// (unless cert is nil) with cert and returns its address.
+// startSMTP runs an SMTP receiver on 127.0.0.1 that offers STARTTLS with cert
+// (none when cert is nil) and returns its address.
 func startSMTP(t *testing.T, cert *tls.Certificate) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				br := bufio.NewReader(c)
-				_, _ = c.Write([]byte("220 mx ESMTP\r\n"))
-				inTLS := false
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					switch v := strings.ToUpper(strings.Fields(line + " x")[0]); {
-					case v == "EHLO" && (inTLS || cert == nil):
-						_, _ = c.Write([]byte("250 mx\r\n"))
-					case v == "EHLO":
-						_, _ = c.Write([]byte("250-mx\r\n250 STARTTLS\r\n"))
-					case v == "STARTTLS" && cert != nil:
-						_, _ = c.Write([]byte("220 go\r\n"))
-						tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*cert}})
-						if tc.Handshake() != nil {
-							return
-						}
-						c, br, inTLS = tc, bufio.NewReader(tc), true
-					case v == "QUIT":
-						_, _ = c.Write([]byte("221 bye\r\n"))
-						return
-					default:
-						_, _ = c.Write([]byte("502 no\r\n"))
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	cfg := &smtpserver.Config{Hostname: "mx"}
+	if cert != nil {
+		cfg.TLS = &starttls.Server{TLSConfig: &tls.Config{Certificates: []tls.Certificate{*cert}}}
+	}
+	return smtpserver.Start(t, cfg)
 }
 
 func upgrade(t *testing.T, addr, mx string, p starttls.Policy) (*starttls.Session, error) {

@@ -1,7 +1,6 @@
 package tlsrpt_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -9,13 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smtpsec/smtpsec/internal/smtpserver"
 	"github.com/smtpsec/smtpsec/internal/testcert"
 	"github.com/smtpsec/smtpsec/resolver"
 	"github.com/smtpsec/smtpsec/resolver/resolvertest"
@@ -25,59 +24,15 @@ import (
 	"github.com/smtpsec/smtpsec/starttls/tlsrpt"
 )
 
-// smtpServer runs a minimal SMTP server on 127.0.0.1 offering STARTTLS with
-// cert (none when nil) and returns its address.
+// smtpServer runs an SMTP receiver on 127.0.0.1 that offers STARTTLS with cert
+// (none when cert is nil) and returns its address.
 func smtpServer(t *testing.T, cert *tls.Certificate) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				br := bufio.NewReader(c)
-				_, _ = c.Write([]byte("220 mx ESMTP\r\n"))
-				inTLS := false
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					switch v := strings.ToUpper(strings.Fields(line + " x")[0]); {
-					case v == "EHLO" && (inTLS || cert == nil):
-						_, _ = c.Write([]byte("250 mx\r\n"))
-					case v == "EHLO":
-						_, _ = c.Write([]byte("250-mx\r\n250 STARTTLS\r\n"))
-					case v == "STARTTLS" && cert != nil:
-						_, _ = c.Write([]byte("220 go\r\n"))
-						tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*cert}})
-						if tc.Handshake() != nil {
-							return
-						}
-						c, br, inTLS = tc, bufio.NewReader(tc), true
-					case v == "QUIT":
-						_, _ = c.Write([]byte("221 bye\r\n"))
-						return
-					default:
-						_, _ = c.Write([]byte("502 no\r\n"))
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	cfg := &smtpserver.Config{Hostname: "mx"}
+	if cert != nil {
+		cfg.TLS = &starttls.Server{TLSConfig: &tls.Config{Certificates: []tls.Certificate{*cert}}}
+	}
+	return smtpserver.Start(t, cfg)
 }
 
 // TestEndToEnd delivers to three domains (MTA-STS in testing mode with an
