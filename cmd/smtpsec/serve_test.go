@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -269,31 +270,64 @@ exclude   c.example
 	assert.Error(t, loadConfig(fs, filepath.Join(dir, "missing")))
 }
 
+// binaryLog collects a child's standard error while a goroutine reads it.
+type binaryLog struct {
+	mu   sync.Mutex
+	b    strings.Builder
+	done chan struct{} // closed when the reader saw the end of the stream
+}
+
+func (l *binaryLog) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(line + "\n")
+}
+
+// String returns what was logged so far.
+func (l *binaryLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// exited waits until the child has closed its standard error (it exited)
+// and the reader has taken every line, then waits for the process: reading
+// must end before cmd.Wait, which closes the pipe (os/exec).
+func (l *binaryLog) exited(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	select {
+	case <-l.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("smtpsec did not exit:\n%s", l.String())
+	}
+	return cmd.Wait()
+}
+
 // startBinary runs the smtpsec binary with args and waits until it logged
 // every "listening" line it is expected to; it returns the addresses.
-func startBinary(t *testing.T, n int, args ...string) (*exec.Cmd, []string, *strings.Builder) {
+func startBinary(t *testing.T, n int, args ...string) (*exec.Cmd, []string, *binaryLog) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	var log strings.Builder
+	log := &binaryLog{done: make(chan struct{})}
 	addrs := make(chan string, 8)
-	done := make(chan struct{})
+	listening := regexp.MustCompile(`msg=listening .*addr=(\S+)`)
 	go func() {
-		defer close(done)
+		defer close(log.done)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
-			log.WriteString(line + "\n")
-			if m := regexp.MustCompile(`msg=listening .*addr=(\S+)`).FindStringSubmatch(line); m != nil {
+			log.add(line)
+			if m := listening.FindStringSubmatch(line); m != nil {
 				addrs <- m[1]
 			}
 		}
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-done
+		<-log.done
 		_ = cmd.Wait()
 	})
 	var got []string
@@ -301,14 +335,13 @@ func startBinary(t *testing.T, n int, args ...string) (*exec.Cmd, []string, *str
 		select {
 		case a := <-addrs:
 			got = append(got, a)
-		case <-done:
+		case <-log.done:
 			t.Fatalf("smtpsec exited early:\n%s", log.String())
 		case <-time.After(20 * time.Second):
 			t.Fatalf("smtpsec did not start:\n%s", log.String())
 		}
 	}
-	// The log builder is read after the process exits only.
-	return cmd, got, &log
+	return cmd, got, log
 }
 
 func TestServeSRSBinary(t *testing.T) {
@@ -349,14 +382,7 @@ func TestServeSRSBinary(t *testing.T) {
 	assert.Equal(t, "200 "+strings.TrimPrefix(fwd, "OK ")+"\n", line)
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	select {
-	case err := <-waited:
-		require.NoError(t, err, "exit status after SIGTERM")
-	case <-time.After(20 * time.Second):
-		t.Fatal("no exit after SIGTERM")
-	}
+	require.NoError(t, log.exited(t, cmd), "exit status after SIGTERM")
 	out := log.String()
 	assert.Contains(t, out, "msg=stopped")
 	assert.Contains(t, out, "secrets file is accessible to group or others")
@@ -368,7 +394,7 @@ func TestServePolicyBinary(t *testing.T) {
 	dir := t.TempDir()
 	zone := filepath.Join(dir, "zone")
 	require.NoError(t, os.WriteFile(zone, []byte(policyZone), 0o644))
-	cmd, addrs, _ := startBinary(t, 1, "serve", "policy", "--listen", "127.0.0.1:0", "--zone", zone, "--receiver", "mx.receiver.test", "--trusted", "203.0.113.0/24")
+	cmd, addrs, log := startBinary(t, 1, "serve", "policy", "--listen", "127.0.0.1:0", "--zone", zone, "--receiver", "mx.receiver.test", "--trusted", "203.0.113.0/24")
 	c, err := net.Dial("tcp", addrs[0])
 	require.NoError(t, err)
 	defer c.Close()
@@ -387,7 +413,7 @@ func TestServePolicyBinary(t *testing.T) {
 	assert.Regexp(t, `^action=550 5\.7\.23 SPF MAIL FROM check failed: 192\.0\.2\.10 is not one of fail\.test's senders$`, ask(req("sender", "m@fail.test")))
 	assert.Equal(t, "action=DUNNO", ask(req("client_address", "203.0.113.1", "sender", "m@fail.test")))
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	require.NoError(t, cmd.Wait())
+	require.NoError(t, log.exited(t, cmd))
 }
 
 func TestServeUsage(t *testing.T) {
@@ -441,7 +467,7 @@ func TestServeSRSUnixSocket(t *testing.T) {
 	require.NoError(t, err)
 	assert.Regexp(t, `^OK SRS0=.{4}=..=sender\.example=bob@fwd\.example$`, string(p))
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, cmd.Wait(), log.String())
+	require.NoError(t, log.exited(t, cmd), log.String())
 	_, err = os.Stat(sock)
 	assert.True(t, os.IsNotExist(err), "socket left behind")
 }
