@@ -2,14 +2,18 @@ package starttls_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/smtpsec/smtpsec/internal/testcert"
 	"github.com/smtpsec/smtpsec/starttls"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // peer is the server side of a scripted SMTP dialogue over real TCP.
@@ -153,4 +157,26 @@ func strictLevels(p *pki) []levelCase {
 
 func allLevels(p *pki) []levelCase {
 	return append(strictLevels(p), levelCase{"may", &starttls.Policy{Level: starttls.May}, starttls.Unauthenticated})
+}
+
+// assertEstablished checks a Session that lc's policy should have given
+// against a harness server: TLS 1.2 or later, authenticated as lc says, the
+// extensions of the EHLO inside TLS, and a working dialogue (one NOOP, which
+// the server counts in executed, then QUIT).
+func assertEstablished(t *testing.T, s *starttls.Session, lc levelCase, executed *atomic.Int32) {
+	t.Helper()
+	assert.True(t, s.Encrypted())
+	assert.Nil(t, s.PlaintextReason())
+	assert.Equal(t, lc.auth, s.Authentication())
+	assert.Equal(t, lc.policy.Level, s.Level())
+	cs, ok := s.ConnectionState()
+	require.True(t, ok)
+	assert.True(t, cs.HandshakeComplete)
+	assert.GreaterOrEqual(t, cs.Version, uint16(tls.VersionTLS12))
+	assert.Equal(t, []string{"PIPELINING", "8BITMIME"}, s.Extensions().Keywords())
+	r, err := s.Command(context.Background(), "NOOP")
+	require.NoError(t, err)
+	assert.Equal(t, 250, r.Code)
+	require.NoError(t, s.Quit(context.Background()))
+	assert.EqualValues(t, 1, executed.Load())
 }
