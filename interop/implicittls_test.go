@@ -267,15 +267,8 @@ func TestImplicitTLSPostfixClient(t *testing.T) {
 			"[localhost]:" + port(bad) + " verify match=localhost",
 		},
 	})
-	inject := func(to string) {
-		s, err := stlsUpgrade(t, fmt.Sprintf("127.0.0.1:%d", pf.SMTP), "mx.example.test", &starttls.Policy{Level: starttls.None})
-		require.NoError(t, err)
-		r := stlsSend(t, s, "sender@example.test", to)
-		require.Equal(t, 250, r.Code, r.String())
-		require.NoError(t, s.Quit(context.Background()))
-	}
-	inject("user@implicit.test")
-	inject("user@bad.test")
+	pf.inject(t, "user@implicit.test")
+	pf.inject(t, "user@bad.test")
 
 	m := good.wait(t, 60*time.Second)
 	require.NotNil(t, m.TLS, "delivered inside TLS")

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/smtpsec/smtpsec/internal/testcert"
+	"github.com/smtpsec/smtpsec/starttls"
+	"github.com/stretchr/testify/require"
 )
 
 // stlsPort returns a free TCP port on 127.0.0.1.
@@ -321,4 +323,15 @@ func TestMergeMain(t *testing.T) {
 	if strings.Join(base, "\n") != "a = 1\nb = 2\n# comment = x\nc = 3" {
 		t.Errorf("base modified: %q", base)
 	}
+}
+
+// inject submits a test message for to through the instance's smtpd with our
+// client (plaintext is fine on loopback: level none) and requires a 250.
+func (pf *postfixInstance) inject(t *testing.T, to string) {
+	t.Helper()
+	s, err := stlsUpgrade(t, fmt.Sprintf("127.0.0.1:%d", pf.SMTP), "mx.example.test", &starttls.Policy{Level: starttls.None})
+	require.NoError(t, err)
+	r := stlsSend(t, s, "sender@example.test", to)
+	require.Equal(t, 250, r.Code, r.String())
+	require.NoError(t, s.Quit(context.Background()))
 }

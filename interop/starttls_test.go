@@ -199,18 +199,9 @@ func TestSTARTTLSPostfixClient(t *testing.T) {
 			"[localhost]:" + port(badRcv) + " verify match=localhost",
 		},
 	})
-	// Inject through the instance's smtpd with our client (plaintext is
-	// fine on loopback; level none).
-	inject := func(to string) {
-		s, err := stlsUpgrade(t, fmt.Sprintf("127.0.0.1:%d", pf.SMTP), "mx.example.test", &starttls.Policy{Level: starttls.None})
-		require.NoError(t, err)
-		r := stlsSend(t, s, "sender@example.test", to)
-		require.Equal(t, 250, r.Code, r.String())
-		require.NoError(t, s.Quit(context.Background()))
-	}
-	inject("user@verify.test")
-	inject("user@encrypt.test")
-	inject("user@bad.test")
+	pf.inject(t, "user@verify.test")
+	pf.inject(t, "user@encrypt.test")
+	pf.inject(t, "user@bad.test")
 
 	m := verifyRcv.wait(t, 60*time.Second)
 	require.NotNil(t, m.TLS, "delivered inside TLS")
