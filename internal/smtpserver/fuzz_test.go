@@ -73,17 +73,7 @@ func FuzzServeConn(f *testing.F) {
 				inTLS = inTLS || tlsActive
 			},
 		}
-		conn := &memConn{in: bytes.NewReader(script)}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			cfg.ServeConn(context.Background(), conn)
-		}()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("session did not end")
-		}
+		conn := serveScript(t, cfg, script)
 		mu.Lock()
 		defer mu.Unlock()
 		if inTLS {
@@ -132,17 +122,7 @@ func FuzzServeConnImplicitTLS(f *testing.F) {
 				mu.Unlock()
 			},
 		}
-		conn := &memConn{in: bytes.NewReader(script)}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			cfg.ServeConn(context.Background(), conn)
-		}()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("session did not end")
-		}
+		conn := serveScript(t, cfg, script)
 		mu.Lock()
 		defer mu.Unlock()
 		if cmds != 0 {
@@ -162,4 +142,23 @@ func FuzzServeConnImplicitTLS(f *testing.F) {
 			out = out[n:]
 		}
 	})
+}
+
+// serveScript runs one session of cfg on the client bytes script and
+// returns the connection once the session has ended, failing the test when
+// it does not end within 10 seconds.
+func serveScript(t *testing.T, cfg *smtpserver.Config, script []byte) *memConn {
+	t.Helper()
+	conn := &memConn{in: bytes.NewReader(script)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cfg.ServeConn(context.Background(), conn)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("session did not end")
+	}
+	return conn
 }
