@@ -45,12 +45,9 @@ func daneRun(ctx context.Context, args []string, e env) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		return usageError(e, "dane takes one HOST")
-	}
-	host, err := dnsname.Normalize(pos[0])
-	if err != nil {
-		return usageError(e, "%v", err)
+	host, ok := oneName(e, pos, "dane", "HOST")
+	if !ok {
+		return exitUsage
 	}
 	if *port < 1 || *port > 65535 {
 		return usageError(e, "--port must be 1 to 65535")

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/smtpsec/smtpsec/internal/dnsname"
 	"github.com/smtpsec/smtpsec/sender"
 )
 
@@ -37,12 +36,9 @@ func dmarcRun(ctx context.Context, args []string, e env) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		return usageError(e, "dmarc takes one DOMAIN")
-	}
-	domain, err := dnsname.Normalize(pos[0])
-	if err != nil {
-		return usageError(e, "%v", err)
+	domain, ok := oneName(e, pos, "dmarc", "DOMAIN")
+	if !ok {
+		return exitUsage
 	}
 	r, err := c.resolver()
 	if err != nil {

@@ -63,12 +63,9 @@ func spfLint(ctx context.Context, args []string, e env) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		return usageError(e, "spf lint takes one DOMAIN")
-	}
-	domain, err := dnsname.Normalize(pos[0])
-	if err != nil {
-		return usageError(e, "%v", err)
+	domain, ok := oneName(e, pos, "spf lint", "DOMAIN")
+	if !ok {
+		return exitUsage
 	}
 	r, err := c.resolver()
 	if err != nil {

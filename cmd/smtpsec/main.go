@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smtpsec/smtpsec/internal/dnsname"
 	"github.com/smtpsec/smtpsec/resolver"
 )
 
@@ -224,4 +225,20 @@ func tempOrNegative(err error) int {
 		return exitTemp
 	}
 	return exitNegative
+}
+
+// oneName returns the one positional argument of cmd, a domain or host name
+// (what, for the message), normalised to a lower-case A-label name. It
+// reports a usage error and returns false otherwise.
+func oneName(e env, pos []string, cmd, what string) (string, bool) {
+	if len(pos) != 1 {
+		usageError(e, "%s takes one %s", cmd, what)
+		return "", false
+	}
+	name, err := dnsname.Normalize(pos[0])
+	if err != nil {
+		usageError(e, "%v", err)
+		return "", false
+	}
+	return name, true
 }

@@ -43,15 +43,13 @@ func mtastsRun(ctx context.Context, args []string, e env) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		return usageError(e, "mtasts takes one DOMAIN")
-	}
-	domain, err := dnsname.Normalize(pos[0])
-	if err != nil {
-		return usageError(e, "%v", err)
+	domain, ok := oneName(e, pos, "mtasts", "DOMAIN")
+	if !ok {
+		return exitUsage
 	}
 	var policyText []byte
 	if *policyFile != "" {
+		var err error
 		if policyText, err = os.ReadFile(*policyFile); err != nil {
 			return fail(e, exitUsage, err)
 		}
