@@ -18,8 +18,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +25,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/smtpsec/smtpsec/internal/smtpbench"
 	"github.com/smtpsec/smtpsec/internal/smtpserver"
 	"github.com/smtpsec/smtpsec/internal/testcert"
 	"github.com/smtpsec/smtpsec/starttls"
@@ -67,7 +66,7 @@ func TestSTARTTLSBenchPeer(t *testing.T) {
 			if err != nil {
 				return
 			}
-			go stlsMinimalSession(c, cfg)
+			go smtpbench.MinimalSession(c, cfg)
 		}
 	case "go-smtp":
 		srv := gosmtp.NewServer(stlsBackend{})
@@ -94,59 +93,6 @@ func (stlsSession) Data(r io.Reader) error {
 }
 func (stlsSession) Reset()        {}
 func (stlsSession) Logout() error { return nil }
-
-// stlsMinimalSession is a minimal hand-written server session: no limits, no
-// timeouts, constant replies each written at once, close_notify at the end.
-func stlsMinimalSession(c net.Conn, cfg *tls.Config) {
-	var conn net.Conn = c
-	defer func() { conn.Close() }()
-	br := bufio.NewReader(conn)
-	write := func(s string) { _, _ = io.WriteString(conn, s) }
-	write("220 mx.example.test ESMTP\r\n")
-	inTLS := false
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return
-		}
-		verb := strings.ToUpper(strings.TrimRight(line, "\r\n"))
-		if i := strings.IndexByte(verb, ' '); i >= 0 {
-			verb = verb[:i]
-		}
-		switch verb {
-		case "EHLO":
-			if inTLS {
-				write("250-mx.example.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10485760\r\n")
-			} else {
-				write("250-mx.example.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 10485760\r\n250 STARTTLS\r\n")
-			}
-		case "STARTTLS":
-			write("220 2.0.0 Ready\r\n")
-			tc := tls.Server(c, cfg)
-			if tc.Handshake() != nil {
-				return
-			}
-			conn, br, inTLS = tc, bufio.NewReader(tc), true
-		case "DATA":
-			write("354 go ahead\r\n")
-			for {
-				l, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-			}
-			write("250 2.0.0 OK\r\n")
-		case "QUIT":
-			write("221 2.0.0 Bye\r\n")
-			return
-		default:
-			write("250 2.0.0 OK\r\n")
-		}
-	}
-}
 
 type stlsPeer struct {
 	addr string
@@ -178,33 +124,6 @@ func startSTLSPeer(b *testing.B, role, cert, key string) stlsPeer {
 	}
 	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
 	return stlsPeer{addr: strings.TrimSpace(addr), pid: cmd.Process.Pid}
-}
-
-// stlsProcCPU returns the CPU time a process has used: the sum over its threads
-// of the first field of /proc/PID/task/TID/schedstat (nanoseconds on CPU),
-// much finer than the 10 ms ticks of /proc/PID/stat.
-func stlsProcCPU(pid int) (time.Duration, error) {
-	tasks, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
-	if err != nil {
-		return 0, err
-	}
-	var total time.Duration
-	for _, t := range tasks {
-		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", t.Name(), "schedstat"))
-		if err != nil {
-			continue // the thread exited
-		}
-		f := strings.Fields(string(b))
-		if len(f) == 0 {
-			continue
-		}
-		ns, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		total += time.Duration(ns)
-	}
-	return total, nil
 }
 
 // stlsClientSession is one client session, the same for every server:
@@ -300,14 +219,14 @@ func BenchmarkSTARTTLSServer(b *testing.B) {
 	for b.Loop() {
 		for k := range roles {
 			i := (k + n) % len(roles)
-			before, err := stlsProcCPU(peers[i].pid)
+			before, err := smtpbench.ProcCPU(peers[i].pid)
 			if err != nil {
 				b.Fatal(err)
 			}
 			if err := stlsBatch(peers[i].addr, cfg, clients); err != nil {
 				b.Fatalf("%s: %v", roles[i], err)
 			}
-			after, _ := stlsProcCPU(peers[i].pid)
+			after, _ := smtpbench.ProcCPU(peers[i].pid)
 			cpu[i] += after - before
 		}
 		n++

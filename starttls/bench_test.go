@@ -21,16 +21,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/smtpsec/smtpsec/internal/smtpbench"
 	"github.com/smtpsec/smtpsec/internal/smtpserver"
 	"github.com/smtpsec/smtpsec/internal/testcert"
 	"github.com/smtpsec/smtpsec/starttls"
@@ -108,7 +107,7 @@ func benchPeer(role string) error {
 					_ = c.Close()
 					return
 				}
-				minimalSession(tc, cfg)
+				smtpbench.MinimalSession(tc, cfg)
 			}()
 		}
 	case "minimal":
@@ -117,66 +116,10 @@ func benchPeer(role string) error {
 			if err != nil {
 				return nil //nolint:nilerr // the listener closes at the end
 			}
-			go minimalSession(c, cfg)
+			go smtpbench.MinimalSession(c, cfg)
 		}
 	default:
 		return fmt.Errorf("unknown role %q", role)
-	}
-}
-
-// minimalSession is a hand-written minimal SMTP server session: no limits,
-// no timeouts, constant replies, each written at once. It does close TLS
-// with close_notify, as RFC 8446 §6.1 requires of every TLS endpoint.
-func minimalSession(c net.Conn, cfg *tls.Config) {
-	var conn net.Conn = c
-	defer func() { conn.Close() }()
-	br := bufio.NewReader(conn)
-	write := func(s string) bool { _, err := io.WriteString(conn, s); return err == nil }
-	if !write("220 mx.example.test ESMTP\r\n") {
-		return
-	}
-	_, inTLS := c.(*tls.Conn) // implicit TLS
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return
-		}
-		verb := strings.ToUpper(strings.TrimRight(line, "\r\n"))
-		if i := strings.IndexByte(verb, ' '); i >= 0 {
-			verb = verb[:i]
-		}
-		switch verb {
-		case "EHLO":
-			if inTLS {
-				write("250-mx.example.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10485760\r\n")
-			} else {
-				write("250-mx.example.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 10485760\r\n250 STARTTLS\r\n")
-			}
-		case "STARTTLS":
-			write("220 2.0.0 Ready\r\n")
-			tc := tls.Server(c, cfg)
-			if tc.Handshake() != nil {
-				return
-			}
-			conn, br, inTLS = tc, bufio.NewReader(tc), true
-		case "DATA":
-			write("354 go ahead\r\n")
-			for {
-				l, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-			}
-			write("250 2.0.0 OK\r\n")
-		case "QUIT":
-			write("221 2.0.0 Bye\r\n")
-			return
-		default:
-			write("250 2.0.0 OK\r\n")
-		}
 	}
 }
 
@@ -415,33 +358,6 @@ func BenchmarkClientPaired(b *testing.B) {
 	b.ReportMetric(float64(so.allocs)/float64(sb.allocs), "alloc-ratio")
 }
 
-// procCPU returns the CPU time a process has used: the sum over its threads
-// of the first field of /proc/PID/task/TID/schedstat (nanoseconds on CPU),
-// much finer than the 10 ms ticks of /proc/PID/stat.
-func procCPU(pid int) (time.Duration, error) {
-	tasks, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
-	if err != nil {
-		return 0, err
-	}
-	var total time.Duration
-	for _, t := range tasks {
-		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", t.Name(), "schedstat"))
-		if err != nil {
-			continue // the thread exited
-		}
-		f := strings.Fields(string(b))
-		if len(f) == 0 {
-			continue
-		}
-		ns, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		total += time.Duration(ns)
-	}
-	return total, nil
-}
-
 // serverBatch runs one batch of sessions against addr, 100 at a time: each
 // session upgrades with the baseline client and sends one message.
 func serverBatch(addr string, cfg *tls.Config, clients int) error {
@@ -503,14 +419,14 @@ func BenchmarkServerPaired(b *testing.B) {
 	var cOurs, cMin time.Duration
 	var n int
 	batch := func(addr string, pid int, acc *time.Duration) {
-		before, err := procCPU(pid)
+		before, err := smtpbench.ProcCPU(pid)
 		if err != nil {
 			b.Fatal(err)
 		}
 		if err := serverBatch(addr, cfg, clients); err != nil {
 			b.Fatal(err)
 		}
-		after, _ := procCPU(pid)
+		after, _ := smtpbench.ProcCPU(pid)
 		*acc += after - before
 	}
 	for b.Loop() {
