@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,8 +42,11 @@ func BenchmarkSRS(b *testing.B) {
 	}
 
 	// Ratio interleaves small batches of the floor, Forward and Reverse,
-	// timed by the CPU time of the benchmark's own thread, so that other
-	// processes on a loaded machine do not distort the ratios it reports.
+	// timed by the CPU time of the benchmark's own thread, and reports the
+	// median over the rounds of each batch's time divided by the floor
+	// batch's of the same round: paired and median, so that other
+	// processes on a loaded machine, which slow some rounds and not
+	// others, do not distort the ratios.
 	b.Run("Ratio", func(b *testing.B) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
@@ -52,49 +56,64 @@ func BenchmarkSRS(b *testing.B) {
 		// out has the length of the Forward result: converting it to a
 		// string is the one allocation Forward makes, measured alone.
 		out := []byte(addr)
-		var floor, fwd, rev, fwdFixed, revFixed, alloc time.Duration
 		const batch = 64
+		const kinds = 7
+		names := [kinds]string{"forward/floor", "reverse/floor", "forward-fixed-now/floor", "reverse-fixed-now/floor", "one-alloc/floor", "lean-hmac/floor"}
+		st := one.pool.Get().(*macState)
+		padded := sha1Pad([]byte(macInputFor(one, "sender.example", "alice")))
+		var leanSum [sha1.Size]byte
+		var ratios [kinds][]float64
+		var floorTotal time.Duration
+		rounds := 0
 		for b.Loop() {
-			t0 := threadCPU()
+			var t [kinds + 1]time.Duration
+			t[0] = threadCPU()
 			for range batch {
 				h.Reset()
 				h.Write(in)
 				sum = h.Sum(sum[:0])
 			}
-			t1 := threadCPU()
+			t[1] = threadCPU()
 			for range batch {
 				_, _ = one.Forward(sender)
 			}
-			t2 := threadCPU()
+			t[2] = threadCPU()
 			for range batch {
 				_, _ = one.Reverse(addr)
 			}
-			t3 := threadCPU()
+			t[3] = threadCPU()
 			for range batch {
 				_, _ = fixed.Forward(sender)
 			}
-			t4 := threadCPU()
+			t[4] = threadCPU()
 			for range batch {
 				_, _ = fixed.Reverse(fixedAddr)
 			}
-			t5 := threadCPU()
+			t[5] = threadCPU()
 			for range batch {
 				benchSink = string(out)
 			}
-			t6 := threadCPU()
-			floor += t1 - t0
-			fwd += t2 - t1
-			rev += t3 - t2
-			fwdFixed += t4 - t3
-			revFixed += t5 - t4
-			alloc += t6 - t5
+			t[6] = threadCPU()
+			for range batch {
+				st.leanSum(&one.keys[0], padded, &leanSum)
+			}
+			t[7] = threadCPU()
+			floor := t[1] - t[0]
+			if floor <= 0 {
+				continue // below the clock's resolution
+			}
+			floorTotal += floor
+			rounds++
+			for k := 0; k < kinds-1; k++ {
+				ratios[k] = append(ratios[k], float64(t[k+2]-t[k+1])/float64(floor))
+			}
 		}
-		b.ReportMetric(float64(fwd)/float64(floor), "forward/floor")
-		b.ReportMetric(float64(rev)/float64(floor), "reverse/floor")
-		b.ReportMetric(float64(fwdFixed)/float64(floor), "forward-fixed-now/floor")
-		b.ReportMetric(float64(revFixed)/float64(floor), "reverse-fixed-now/floor")
-		b.ReportMetric(float64(alloc)/float64(floor), "one-alloc/floor")
-		b.ReportMetric(float64(floor)/float64(b.N*batch), "floor-ns/op")
+		for k := 0; k < kinds-1; k++ {
+			b.ReportMetric(median(ratios[k]), names[k])
+		}
+		if rounds > 0 {
+			b.ReportMetric(float64(floorTotal)/float64(rounds*batch), "floor-ns/op")
+		}
 	})
 	b.Run("Floor", func(b *testing.B) {
 		b.ReportAllocs()
@@ -179,6 +198,18 @@ func BenchmarkParse(b *testing.B) {
 }
 
 var benchSink string
+
+// median returns the median of v (which it sorts), or 0 for none.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
 
 // macInputFor returns the compat-mode MAC input for host and user today.
 func macInputFor(s *SRS, host, user string) string {

@@ -158,9 +158,19 @@
 //
 // Secrets are compared in constant time with crypto/subtle after
 // branch-free case folding, and every secret is tried, so timing tells
-// neither how much of a hash was right nor which secret matched. Keyed HMAC
-// states are kept in a sync.Pool per SRS value (a keyed hash is not safe for
+// neither how much of a hash was right nor which secret matched. Hashing
+// states are kept in a sync.Pool per SRS value (a hash is not safe for
 // concurrent use); an SRS is immutable after NewSRS.
+//
+// The HMAC is RFC 2104's, computed with crypto/sha1: NewSRS hashes each
+// secret's ipad and opad blocks once (RFC 2104 §4), and each HMAC restores
+// those states, hashes the padded message and reads the chaining value
+// back, which costs about 0.6 of crypto/hmac's Reset, Write and Sum. The
+// state is restored and read through crypto/sha1's marshaled form, so
+// NewSRS first checks the result against crypto/hmac for every secret;
+// should a Go release change that form, the package falls back to
+// crypto/hmac, slower but never wrong. NewSRS fails when SHA-1 is not
+// available at all (Go's FIPS 140-only mode).
 //
 // # Limits
 //

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"crypto/sha1"
 	"encoding/binary"
 	"runtime"
 	"strconv"
@@ -118,6 +119,9 @@ type SRS struct {
 	limitLocalPart bool
 	now            func() time.Time // Config.Now; nil for the system clock
 	sys            *sysDay          // the system clock's day, when now is nil
+	keys           []macKey         // the secrets, pre-keyed
+	lean           bool             // the lean HMAC passed its self-test
+	alphabet       string           // the base64 alphabet minted
 	pool           sync.Pool        // *macState
 }
 
@@ -211,8 +215,16 @@ func NewSRS(c Config) (*SRS, error) {
 			s.excludeExact = append(s.excludeExact, n)
 		}
 	}
-	secrets := s.secrets
-	s.pool.New = func() any { return newMACState(secrets) }
+	keys, lean, err := newMACKeys(s.secrets)
+	if err != nil {
+		return nil, &ConfigError{Field: "Secrets", Msg: "HMAC-SHA1 is not available", Cause: err}
+	}
+	s.keys, s.lean = keys, lean
+	s.alphabet = stdAlphabet
+	if s.urlSafe {
+		s.alphabet = urlAlphabet
+	}
+	s.pool.New = func() any { return s.newMACState() }
 	if s.now == nil {
 		s.sys = newSysDay()
 		// The timer's callback holds the sysDay, not s, so s can become
@@ -220,6 +232,13 @@ func NewSRS(c Config) (*SRS, error) {
 		runtime.AddCleanup(s, (*sysDay).stop, s.sys)
 	}
 	return s, nil
+}
+
+// newMACState returns a hashing state for s's pool.
+func (s *SRS) newMACState() *macState {
+	st := newMACState(len(s.keys))
+	st.lean = s.lean
+	return st
 }
 
 // Domain returns the SRS domain in its normalised form (lower-case A-labels).
@@ -310,21 +329,24 @@ func (s *SRS) mintSRS0(st *macState, sender, local, host string) (string, error)
 		return "", err
 	}
 	stamp := encodeStamp(s.day())
-	var enc [28]byte
 	in := macInput(st, s.strict, SRS0, string(stamp[:]), host, local)
-	st.digest(0, in, &enc, s.hashLen, s.urlSafe)
+	msgLen := len(in)
+	in = st.macPad(in)
+	var sum [sha1.Size]byte
+	st.macSum(s.keys, 0, in, msgLen, &sum)
 
 	// Assembled in the pooled scratch buffer: the string conversion is
 	// the one allocation.
 	b := append(st.out[:0], 'S', 'R', 'S', '0', s.sep)
-	b = append(b, enc[:s.hashLen]...)
+	b = append(b, make([]byte, s.hashLen)...)
+	encodeHash(b[5:], &sum, s.alphabet)
 	b = append(b, '=', stamp[0], stamp[1], '=')
 	b = append(b, host...)
 	b = append(b, '=')
 	b = append(b, local...)
 	b = append(b, '@')
 	b = append(b, s.domain...)
-	st.out = b
+	keepBuf(&st.out, b)
 	return string(b), nil
 }
 
@@ -337,19 +359,22 @@ func (s *SRS) mintSRS1(st *macState, sender, firstHop, opaque string) (string, e
 	if err := s.checkLength(sender, n); err != nil {
 		return "", err
 	}
-	var enc [28]byte
 	in := macInput(st, s.strict, SRS1, firstHop, opaque, "")
-	st.digest(0, in, &enc, s.hashLen, s.urlSafe)
+	msgLen := len(in)
+	in = st.macPad(in)
+	var sum [sha1.Size]byte
+	st.macSum(s.keys, 0, in, msgLen, &sum)
 
 	b := append(st.out[:0], 'S', 'R', 'S', '1', s.sep)
-	b = append(b, enc[:s.hashLen]...)
+	b = append(b, make([]byte, s.hashLen)...)
+	encodeHash(b[5:], &sum, s.alphabet)
 	b = append(b, '=')
 	b = append(b, firstHop...)
 	b = append(b, '=')
 	b = append(b, opaque...)
 	b = append(b, '@')
 	b = append(b, s.domain...)
-	st.out = b
+	keepBuf(&st.out, b)
 	return string(b), nil
 }
 
@@ -415,13 +440,17 @@ func (s *SRS) reverse(addr string) (string, *fieldError) {
 	} else {
 		in = macInput(st, s.strict, SRS1, a.FirstHop, a.Opaque, "")
 	}
+	msgLen := len(in)
+	in = st.macPad(in)
 	n := min(len(a.Hash), s.hashLen)
 	ok := 0
-	var enc [28]byte
+	var sum [sha1.Size]byte
+	var enc [maxHashLength]byte
 	// Every secret is tried, whatever the outcome of the others, so that
 	// the time taken does not tell which one matched.
-	for i := range s.secrets {
-		st.digest(i, in, &enc, n, false)
+	for i := range s.keys {
+		st.macSum(s.keys, i, in, msgLen, &sum)
+		encodeHash(enc[:n], &sum, stdAlphabet)
 		ok |= hashMatches(a.Hash, &enc, n)
 	}
 	if ok != 1 {
@@ -435,12 +464,12 @@ func (s *SRS) reverse(addr string) (string, *fieldError) {
 		b = append(b, a.Opaque...)
 		b = append(b, '@')
 		b = append(b, a.FirstHop...)
-		st.out = b
+		keepBuf(&st.out, b)
 		return string(b), nil
 	}
 	b = append(b, '@')
 	b = append(b, a.Host...)
-	st.out = b
+	keepBuf(&st.out, b)
 	return string(b), nil
 }
 

@@ -629,7 +629,7 @@ func TestLowerInPlace(t *testing.T) {
 			}
 		}
 	}
-	st := newMACState([][]byte{[]byte("k")})
+	st := newMACState(1)
 	assert.Equal(t, []byte("jrmÜnchen.exampleÜser\xff"), macInput(st, false, SRS0, "JR", "MÜNCHEN.example", "Üser\xff"))
 	// Strict mode: tag, then lengths, which must not be lower-cased
 	// (0x41 is 'A').
