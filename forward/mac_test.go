@@ -5,7 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -175,4 +178,26 @@ func FuzzLeanHMAC(f *testing.F) {
 			t.Fatalf("lean %x, crypto/hmac %x", sum, want)
 		}
 	})
+}
+
+// TestFIPSOnly: in Go's FIPS 140-only mode SHA-1 is refused, and NewSRS
+// says so instead of failing later. The mode is set at start-up, so the
+// test runs itself in a child process.
+func TestFIPSOnly(t *testing.T) {
+	if os.Getenv("SMTPSEC_FIPS_CHILD") == "1" {
+		_, err := NewSRS(Config{Domain: "fwd.example", Secrets: [][]byte{[]byte("tops3cret")}})
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != "Secrets" || !errors.Is(err, ErrInvalidConfig) {
+			fmt.Printf("FIPS-CHILD unexpected error: %v\n", err)
+			os.Exit(1)
+		}
+		fmt.Println("FIPS-CHILD ok:", err)
+		os.Exit(0)
+	}
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFIPSOnly$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SMTPSEC_FIPS_CHILD=1", "GODEBUG=fips140=only")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "FIPS-CHILD ok: forward: invalid config: Secrets: HMAC-SHA1 is not available")
 }
