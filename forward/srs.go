@@ -114,6 +114,7 @@ type SRS struct {
 	alwaysRewrite  bool
 	excludeExact   []string
 	excludeSuffix  []string // with their leading dot
+	hasExcludes    bool     // either list is not empty
 	urlSafe        bool
 	strict         bool
 	limitLocalPart bool
@@ -215,6 +216,7 @@ func NewSRS(c Config) (*SRS, error) {
 			s.excludeExact = append(s.excludeExact, n)
 		}
 	}
+	s.hasExcludes = len(s.excludeExact)+len(s.excludeSuffix) > 0
 	keys, lean, err := newMACKeys(s.secrets)
 	if err != nil {
 		return nil, &ConfigError{Field: "Secrets", Msg: "HMAC-SHA1 is not available", Cause: err}
@@ -266,12 +268,12 @@ func (s *SRS) Forward(sender string) (string, error) {
 	if len(sender) > MaxAddressLength {
 		return "", s.fwdErr(sender, ErrTooLong, "")
 	}
-	at := strings.LastIndexByte(sender, '@')
+	at, ascii, eq := scanDomain(sender)
 	if at < 0 {
 		return "", s.fwdErr(sender, ErrNoAt, "")
 	}
 	local, host := sender[:at], sender[at+1:]
-	if s.excluded(host) {
+	if s.hasExcludes && s.excluded(host) {
 		return "", s.fwdErr(sender, ErrExcluded, "")
 	}
 	kind, tagged := tagKind(local)
@@ -282,7 +284,7 @@ func (s *SRS) Forward(sender string) (string, error) {
 			return "", s.fwdErr(sender, ErrAlreadyRewritten, "")
 		}
 	}
-	if !s.alwaysRewrite && s.isOwnDomain(host) {
+	if !s.alwaysRewrite && s.isOwnDomain(host, ascii) {
 		return sender, nil
 	}
 
@@ -309,7 +311,28 @@ func (s *SRS) Forward(sender string) (string, error) {
 			return s.mintSRS1(st, sender, a.FirstHop, a.Opaque)
 		}
 	}
+	if eq {
+		// Reverse splits the host off at the first '=' after the stamp,
+		// so such an address would reverse to a different sender.
+		return "", s.fwdErr(sender, ErrBadSender, "'=' in the domain")
+	}
 	return s.mintSRS0(st, sender, local, host)
+}
+
+// scanDomain finds the last '@' of sender (-1 if none) in one pass over
+// the domain after it, which also tells whether the domain is ASCII and
+// whether it holds an '='.
+func scanDomain(sender string) (at int, ascii, eq bool) {
+	var or byte
+	for at = len(sender) - 1; at >= 0; at-- {
+		c := sender[at]
+		if c == '@' {
+			break
+		}
+		or |= c
+		eq = eq || c == '='
+	}
+	return at, or < 0x80, eq
 }
 
 // isBareSRS0 reports whether local is "SRS0" alone, case-insensitively.
@@ -317,12 +340,9 @@ func isBareSRS0(local string) bool {
 	return len(local) == 4 && local[0]|0x20 == 's' && local[1]|0x20 == 'r' && local[2]|0x20 == 's' && local[3] == '0'
 }
 
+// mintSRS0 returns SRS0=HHHH=TT=host=local@domain; Forward has checked
+// that host holds no '='.
 func (s *SRS) mintSRS0(st *macState, sender, local, host string) (string, error) {
-	if strings.IndexByte(host, '=') >= 0 {
-		// Reverse splits the host off at the first '=' after the stamp,
-		// so such an address would reverse to a different sender.
-		return "", s.fwdErr(sender, ErrBadSender, "'=' in the domain")
-	}
 	// "SRS0" sep hash "=" TT "=" host "=" user "@" domain
 	n := 5 + s.hashLen + 1 + 2 + 1 + len(host) + 1 + len(local) + 1 + len(s.domain)
 	if err := s.checkLength(sender, n); err != nil {
@@ -334,7 +354,6 @@ func (s *SRS) mintSRS0(st *macState, sender, local, host string) (string, error)
 	in = st.macPad(in)
 	var sum [sha1.Size]byte
 	st.macSum(s.keys, 0, in, msgLen, &sum)
-
 	// Assembled in the pooled scratch buffer: the string conversion is
 	// the one allocation.
 	b := append(st.out[:0], 'S', 'R', 'S', '0', s.sep)
@@ -364,7 +383,6 @@ func (s *SRS) mintSRS1(st *macState, sender, firstHop, opaque string) (string, e
 	in = st.macPad(in)
 	var sum [sha1.Size]byte
 	st.macSum(s.keys, 0, in, msgLen, &sum)
-
 	b := append(st.out[:0], 'S', 'R', 'S', '1', s.sep)
 	b = append(b, make([]byte, s.hashLen)...)
 	encodeHash(b[5:], &sum, s.alphabet)
@@ -554,8 +572,12 @@ func isASCII(s string) bool {
 }
 
 // isOwnDomain reports whether host is the SRS domain (postsrsd compares
-// with strcasecmp; we also ignore a trailing dot and match U-labels).
-func (s *SRS) isOwnDomain(host string) bool {
+// with strcasecmp; we also ignore a trailing dot and match U-labels). ascii
+// tells that host has no octet >= 0x80, which spares hostForm's check.
+func (s *SRS) isOwnDomain(host string, ascii bool) bool {
+	if ascii {
+		return asciiEqualFold(trimDot(host), s.domain)
+	}
 	return asciiEqualFold(hostForm(host), s.domain)
 }
 
