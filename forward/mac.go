@@ -346,10 +346,13 @@ func (st *macState) macSum(keys []macKey, i int, in []byte, msgLen int, sum *[sh
 	st.stdSum(i, &keys[i], in[:msgLen], sum)
 }
 
-// Base64 alphabets (RFC 4648 §4 and §5).
+// Base64 alphabets (RFC 4648 §4 and §5), and the standard one mapped
+// through foldHashByte, in which Reverse computes the expected hash so that
+// only the given hash needs folding.
 const (
-	stdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-	urlAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	stdAlphabet    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	urlAlphabet    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	foldedAlphabet = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789+/"
 )
 
 // encodeHash writes the first len(dst) (at most maxHashLength) characters
@@ -388,11 +391,12 @@ func foldHashByte(c byte) byte {
 }
 
 // hashMatches reports (as 1 or 0) whether given matches expected on their
-// first n characters, after folding, in time that depends only on n.
+// first n characters, in time that depends only on n. expected is in
+// foldedAlphabet; given is folded here.
 func hashMatches(given string, expected *[maxHashLength]byte, n int) int {
 	var diff byte
 	for i := 0; i < n && i < len(given) && i < len(expected); i++ {
-		diff |= foldHashByte(given[i]) ^ foldHashByte(expected[i])
+		diff |= foldHashByte(given[i]) ^ expected[i]
 	}
 	return subtle.ConstantTimeByteEq(diff, 0)
 }

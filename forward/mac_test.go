@@ -201,3 +201,46 @@ func TestFIPSOnly(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "FIPS-CHILD ok: forward: invalid config: Secrets: HMAC-SHA1 is not available")
 }
+
+func TestFoldedAlphabet(t *testing.T) {
+	t.Parallel()
+	for i := range 64 {
+		assert.Equal(t, foldHashByte(stdAlphabet[i]), foldedAlphabet[i], "index %d", i)
+		assert.Equal(t, foldHashByte(urlAlphabet[i]), foldedAlphabet[i], "index %d", i)
+	}
+}
+
+func TestDomainScan(t *testing.T) {
+	t.Parallel()
+	naive := func(s string) (int, bool, bool) {
+		at := strings.LastIndexByte(s, '@')
+		if at < 0 {
+			return -1, false, false
+		}
+		h := s[at+1:]
+		ascii := true
+		for i := 0; i < len(h); i++ {
+			ascii = ascii && h[i] < 0x80
+		}
+		return at, ascii, strings.IndexByte(h, '=') >= 0
+	}
+	base := "u@ab.cdefghijklmnopq" // a domain of 18 octets: two words and a tail
+	for _, c := range []byte{'=', 0x80, 0xff, '@', '<', '>', 0x3c, 0x3e, 0x7f, 0} {
+		for i := range len(base) + 1 {
+			s := base[:i] + string([]byte{c}) + base[i:]
+			at, ascii, eq := scanDomain(s)
+			wat, wascii, weq := naive(s)
+			require.Equal(t, wat, at, "%q", s)
+			if at >= 0 {
+				require.Equal(t, wascii, ascii, "%q", s)
+				require.Equal(t, weq, eq, "%q", s)
+			}
+		}
+	}
+	for _, s := range []string{"", "@", "a@", "@b", "a@b@c", "@@@", "no at", "x@" + strings.Repeat("=", 17)} {
+		at, _, eq := scanDomain(s)
+		wat, _, weq := naive(s)
+		assert.Equal(t, wat, at, "%q", s)
+		assert.Equal(t, weq, eq, "%q", s)
+	}
+}

@@ -166,7 +166,7 @@ func tagKind(local string) (Kind, bool) {
 // the last '@', into *a. On error, *a is left partly filled.
 func parseLocal(addr string, a *Address) *fieldError {
 	local := addr
-	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
+	if at := lastAt(addr); at >= 0 {
 		local, a.Domain = addr[:at], addr[at+1:]
 	}
 	return parseFields(local, a)

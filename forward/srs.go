@@ -319,20 +319,65 @@ func (s *SRS) Forward(sender string) (string, error) {
 	return s.mintSRS0(st, sender, local, host)
 }
 
-// scanDomain finds the last '@' of sender (-1 if none) in one pass over
-// the domain after it, which also tells whether the domain is ASCII and
-// whether it holds an '='.
+// scanDomain finds the last '@' of sender (-1 if none), and tells whether
+// the domain after it is ASCII and whether it holds an '='.
 func scanDomain(sender string) (at int, ascii, eq bool) {
-	var or byte
-	for at = len(sender) - 1; at >= 0; at-- {
-		c := sender[at]
-		if c == '@' {
-			break
-		}
-		or |= c
-		eq = eq || c == '='
+	at = lastAt(sender)
+	if at < 0 {
+		return at, false, false
 	}
-	return at, or < 0x80, eq
+	ascii, eq = domainFlags(sender[at+1:])
+	return at, ascii, eq
+}
+
+// lastAt returns the index of the last '@' in s, or -1. It searches
+// forwards with the vectorised strings.IndexByte (there is no vectorised
+// LastIndexByte), as addresses rarely hold more than one '@'; each octet
+// is still looked at once.
+func lastAt(s string) int {
+	at := strings.IndexByte(s, '@')
+	if at < 0 {
+		return -1
+	}
+	for {
+		j := strings.IndexByte(s[at+1:], '@')
+		if j < 0 {
+			return at
+		}
+		at += j + 1
+	}
+}
+
+// domainFlags reports whether h is ASCII and whether it holds an '=',
+// eight octets at a time: a word has an '=' when w XOR "========" has a
+// zero octet, which (x - 0x01..01) &^ x & 0x80..80 detects. Domains of
+// eight octets or more end with a word that overlaps the one before it.
+func domainFlags(h string) (ascii, eq bool) {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	if len(h) < 8 {
+		var or byte
+		for i := 0; i < len(h); i++ {
+			or |= h[i]
+			eq = eq || h[i] == '='
+		}
+		return or < 0x80, eq
+	}
+	var or, zero uint64
+	word := func(w uint64) {
+		or |= w
+		x := w ^ ('=' * ones)
+		zero |= (x - ones) &^ x
+	}
+	for i := 0; i+8 <= len(h); i += 8 {
+		word(binary.LittleEndian.Uint64([]byte(h[i : i+8])))
+	}
+	if len(h)%8 != 0 {
+		word(binary.LittleEndian.Uint64([]byte(h[len(h)-8:])))
+	}
+	return or&high == 0, zero&high != 0
 }
 
 // isBareSRS0 reports whether local is "SRS0" alone, case-insensitively.
@@ -468,7 +513,7 @@ func (s *SRS) reverse(addr string) (string, *fieldError) {
 	// the time taken does not tell which one matched.
 	for i := range s.keys {
 		st.macSum(s.keys, i, in, msgLen, &sum)
-		encodeHash(enc[:n], &sum, stdAlphabet)
+		encodeHash(enc[:n], &sum, foldedAlphabet)
 		ok |= hashMatches(a.Hash, &enc, n)
 	}
 	if ok != 1 {
