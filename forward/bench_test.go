@@ -46,7 +46,15 @@ func BenchmarkSRS(b *testing.B) {
 	// median over the rounds of each batch's time divided by the floor
 	// batch's of the same round: paired and median, so that other
 	// processes on a loaded machine, which slow some rounds and not
-	// others, do not distort the ratios.
+	// others, do not distort the ratios. lean-hmac/floor is the package's
+	// HMAC alone (mac.go) on the same input.
+	//
+	// The ratios still depend on the host: on a shared VM whose core is
+	// contended (the floor then reads about 290 ns instead of 250 ns),
+	// memory-bound code slows more than the floor, whose time is mostly
+	// SHA-1 rounds: even two bare SHA-1 blocks go from 0.43 to 0.49 of the
+	// floor, lean-hmac from 0.62 to 0.75, Forward from 1.3 to 1.7. Run
+	// with taskset on each CPU to see which state a core is in.
 	b.Run("Ratio", func(b *testing.B) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
