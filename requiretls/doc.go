@@ -51,6 +51,12 @@
 // [Relax] turns the TLS policy of a "TLS-Required: No" message into
 // opportunistic TLS.
 //
+// RFC 8689 §4.2.1 states the sender's requirements for a message "for which
+// the MAIL FROM return-path is not empty". The gate applies them to every
+// tagged message, a tagged one from the null sender too: the RFC does not
+// exempt it from them, it only does not require them, and its content is
+// what the tag protects. The reports this package builds are never tagged.
+//
 // # Security considerations
 //
 // The REQUIRETLS keyword seen before STARTTLS proves nothing: a man in the
