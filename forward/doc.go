@@ -163,9 +163,9 @@
 // concurrent use); an SRS is immutable after NewSRS.
 //
 // The HMAC is RFC 2104's, computed with crypto/sha1: NewSRS hashes each
-// secret's ipad and opad blocks once (RFC 2104 §4), and each HMAC restores
+// secret's ipad and opad blocks once (FIPS 198-1 §6), and each HMAC restores
 // those states, hashes the padded message and reads the chaining value
-// back, which costs about 0.6 of crypto/hmac's Reset, Write and Sum. The
+// back, which costs 0.6 to 0.8 of crypto/hmac's Reset, Write and Sum. The
 // state is restored and read through crypto/sha1's marshaled form, so
 // NewSRS first checks the result against crypto/hmac for every secret;
 // should a Go release change that form, the package falls back to

@@ -63,11 +63,11 @@ func decodeStamp(s string) (int, bool) {
 	return v, true
 }
 
-// macKey is one secret, pre-keyed as RFC 2104 §4 allows ("the
+// macKey is one secret, pre-keyed as FIPS 198-1 §6 allows ("the
 // intermediate results of the compression function on the B-byte blocks
-// (K XOR ipad) and (K XOR opad) can be precomputed only once"): the SHA-1
-// states after those two blocks, in crypto/sha1's marshaled form, which is
-// how a state can be restored through the standard library's API.
+// (K0 ⊕ ipad) and (K0 ⊕ opad) can be precomputed once"): the SHA-1 states
+// after those two blocks, in crypto/sha1's marshaled form, which is how a
+// state can be restored through the standard library's API.
 type macKey struct {
 	secret       []byte
 	inner, outer []byte
