@@ -237,6 +237,22 @@ func TestDomainScan(t *testing.T) {
 			}
 		}
 	}
+	// Every domain length around the word size, with each marker at every
+	// position: the short path, whole words, and the overlapping last word.
+	for n := 0; n <= 25; n++ {
+		for _, c := range []byte{'=', 0x80, 'z'} {
+			for i := range n {
+				d := []byte(strings.Repeat("a", n))
+				d[i] = c
+				s := "user@" + string(d)
+				at, ascii, eq := scanDomain(s)
+				_, wascii, weq := naive(s)
+				require.Equal(t, 4, at, "%q", s)
+				require.Equal(t, wascii, ascii, "%q", s)
+				require.Equal(t, weq, eq, "%q", s)
+			}
+		}
+	}
 	for _, s := range []string{"", "@", "a@", "@b", "a@b@c", "@@@", "no at", "x@" + strings.Repeat("=", 17)} {
 		at, _, eq := scanDomain(s)
 		wat, _, weq := naive(s)
