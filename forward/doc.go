@@ -158,18 +158,21 @@
 //
 // Secrets are compared in constant time with crypto/subtle after
 // branch-free case folding, and every secret is tried, so timing tells
-// neither how much of a hash was right nor which secret matched. Hashing
-// states are kept in a sync.Pool per SRS value (a hash is not safe for
-// concurrent use); an SRS is immutable after NewSRS.
+// neither how much of a hash was right nor which secret matched. An SRS is
+// immutable after NewSRS; where the HMAC needs a crypto/sha1 state (not
+// safe for concurrent use), each call takes its own from a sync.Pool.
 //
-// The HMAC is RFC 2104's, computed with crypto/sha1: NewSRS hashes each
-// secret's ipad and opad blocks once (FIPS 198-1 §6), and each HMAC restores
-// those states, hashes the padded message and reads the chaining value
-// back, which costs 0.6 to 0.8 of crypto/hmac's Reset, Write and Sum. The
-// state is restored and read through crypto/sha1's marshaled form, so
-// NewSRS first checks the result against crypto/hmac for every secret;
-// should a Go release change that form, the package falls back to
-// crypto/hmac, slower but never wrong. NewSRS fails when SHA-1 is not
+// The HMAC is RFC 2104's HMAC-SHA1. NewSRS hashes each secret's ipad and
+// opad blocks once (FIPS 198-1 §6); each HMAC then starts from those
+// chaining values, so it costs two SHA-1 blocks while the MAC input is
+// at most 55 octets. On amd64 CPUs with the SHA extensions the blocks
+// are hashed by this package's own assembly (sha1block_amd64.s, about
+// 0.6 of crypto/hmac's Reset, Write and Sum, with nothing on the heap);
+// elsewhere crypto/sha1 does it, restored through its marshaled form
+// (0.6 to 0.8 of crypto/hmac). NewSRS checks the chosen path against
+// crypto/hmac for every secret before using it and otherwise falls back,
+// to crypto/sha1 and finally to crypto/hmac: slower, never wrong. The
+// purego build tag turns the assembly off. NewSRS fails when SHA-1 is not
 // available at all (Go's FIPS 140-only mode).
 //
 // # Limits

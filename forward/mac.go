@@ -63,14 +63,42 @@ func decodeStamp(s string) (int, bool) {
 	return v, true
 }
 
+// The HMAC (RFC 2104, HMAC-SHA1) has three implementations, chosen once
+// by NewSRS, and all give the same result:
+//
+//   - fast: on amd64 CPUs with the SHA extensions, SHA-1 blocks hashed by
+//     this package's blockSHANI from the pre-keyed chaining values, with
+//     every buffer on the stack;
+//   - lean: crypto/sha1 restored from the pre-keyed states through its
+//     marshaled form, with the padding done here (other CPUs);
+//   - std: crypto/hmac, if crypto/sha1's marshaled form ever changes.
+//
+// NewSRS checks the fast and lean paths against crypto/hmac for every
+// secret (selfTest) before it uses them, so a fault can only make it fall
+// back to a slower path, never give a wrong hash.
+
+// sha1IV returns SHA-1's initial chaining value, FIPS 180-4 §5.3.1.
+func sha1IV() [5]uint32 {
+	return [5]uint32{0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0}
+}
+
+// Stack buffers of the hot paths: the MAC input with its padding, and the
+// address being assembled. Longer ones move to the heap (one more
+// allocation).
+const (
+	macBufSize = 256
+	outBufSize = 256
+)
+
 // macKey is one secret, pre-keyed as FIPS 198-1 §6 allows ("the
 // intermediate results of the compression function on the B-byte blocks
-// (K0 ⊕ ipad) and (K0 ⊕ opad) can be precomputed once"): the SHA-1 states
-// after those two blocks, in crypto/sha1's marshaled form, which is how a
-// state can be restored through the standard library's API.
+// (K0 ⊕ ipad) and (K0 ⊕ opad) can be precomputed once"): the SHA-1
+// chaining values after those two blocks, for the fast path, and the
+// states of crypto/sha1 after them in its marshaled form, for the lean one.
 type macKey struct {
-	secret       []byte
-	inner, outer []byte
+	secret         []byte
+	innerH, outerH [5]uint32
+	inner, outer   []byte
 }
 
 // sha1State is the interface of crypto/sha1's digest that the lean HMAC
@@ -83,27 +111,34 @@ type sha1State interface {
 
 // sha1Marshaled is the length of crypto/sha1's marshaled state and
 // sha1ChainOffset the offset of the chaining value H0..H4 (big-endian) in
-// it: a four-octet magic, then the state. The self-test of newMACKeys
-// checks both against crypto/hmac before the lean path is used.
+// it: a four-octet magic, then the state.
 const (
 	sha1Marshaled   = 4 + sha1.Size + sha1.BlockSize + 8
 	sha1ChainOffset = 4
 )
 
-// newMACKeys pre-keys every secret and reports whether the lean HMAC
+// hmacPath tells which implementation an SRS uses.
+type hmacPath uint8
+
+const (
+	pathStd hmacPath = iota
+	pathLean
+	pathFast
+)
+
+// newMACKeys pre-keys every secret and returns the fastest path that
 // agrees with crypto/hmac for all of them. It fails when SHA-1 is not
 // available (Go's FIPS 140-only mode refuses it).
-func newMACKeys(secrets [][]byte) (keys []macKey, lean bool, err error) {
-	d, ok := sha1.New().(sha1State)
+func newMACKeys(secrets [][]byte) ([]macKey, hmacPath, error) {
 	if _, err := sha1.New().Write(nil); err != nil {
-		return nil, false, err
+		return nil, pathStd, err
 	}
-	keys = make([]macKey, len(secrets))
+	d, marshals := sha1.New().(sha1State)
+	fast := shaniSupported()
+	keys := make([]macKey, len(secrets))
 	for i, secret := range secrets {
-		keys[i].secret = secret
-		if !ok {
-			continue
-		}
+		k := &keys[i]
+		k.secret = secret
 		// RFC 2104 §2: a key longer than the block is hashed first; a
 		// shorter one is padded with zeros.
 		var k0 [sha1.BlockSize]byte
@@ -113,18 +148,32 @@ func newMACKeys(secrets [][]byte) (keys []macKey, lean bool, err error) {
 		} else {
 			copy(k0[:], secret)
 		}
-		keys[i].inner = padState(d, &k0, 0x36)
-		keys[i].outer = padState(d, &k0, 0x5c)
+		ipad, opad := k0, k0
+		for j := range k0 {
+			ipad[j] ^= 0x36
+			opad[j] ^= 0x5c
+		}
+		if fast {
+			k.innerH, k.outerH = sha1IV(), sha1IV()
+			blockSHANI(&k.innerH, ipad[:])
+			blockSHANI(&k.outerH, opad[:])
+		}
+		if marshals {
+			k.inner = marshaledAfter(d, &ipad)
+			k.outer = marshaledAfter(d, &opad)
+		}
 	}
-	return keys, ok && leanSelfTest(keys), nil
+	switch {
+	case fast && selfTest(keys, pathFast):
+		return keys, pathFast, nil
+	case marshals && selfTest(keys, pathLean):
+		return keys, pathLean, nil
+	}
+	return keys, pathStd, nil
 }
 
-// padState returns the marshaled SHA-1 state after the block k0 XOR pad.
-func padState(d sha1State, k0 *[sha1.BlockSize]byte, pad byte) []byte {
-	var block [sha1.BlockSize]byte
-	for i, c := range k0 {
-		block[i] = c ^ pad
-	}
+// marshaledAfter returns crypto/sha1's marshaled state after one block.
+func marshaledAfter(d sha1State, block *[sha1.BlockSize]byte) []byte {
 	d.Reset()
 	d.Write(block[:])
 	st, err := d.AppendBinary(nil)
@@ -134,15 +183,12 @@ func padState(d sha1State, k0 *[sha1.BlockSize]byte, pad byte) []byte {
 	return st
 }
 
-// leanSelfTest compares the lean HMAC with crypto/hmac for every key, over
-// messages of every padding shape (one or two final blocks, several
-// blocks), so that a change of crypto/sha1's marshaled form can only turn
-// the lean path off, never give a wrong hash.
-func leanSelfTest(keys []macKey) bool {
+// selfTest compares path with crypto/hmac for every key, over messages of
+// every padding shape (one or two final blocks, several blocks).
+func selfTest(keys []macKey, path hmacPath) bool {
 	st := newMACState(len(keys))
-	st.lean = true
 	var got [sha1.Size]byte
-	msg := make([]byte, 0, 200)
+	msg := make([]byte, 0, 256)
 	for _, n := range []int{0, 21, 55, 56, 63, 64, 119, 120, 200} {
 		msg = msg[:0]
 		for i := range n {
@@ -150,11 +196,14 @@ func leanSelfTest(keys []macKey) bool {
 		}
 		for i := range keys {
 			k := &keys[i]
-			if k.inner == nil || k.outer == nil {
-				return false
-			}
-			padded := sha1Pad(append(st.in[:0], msg...))
-			if !st.leanSum(k, padded, &got) {
+			switch path {
+			case pathFast:
+				fastSum(k, sha1Pad(msg), &got)
+			case pathLean:
+				if k.inner == nil || k.outer == nil || !st.leanSum(k, sha1Pad(append(st.in[:0], msg...)), &got) {
+					return false
+				}
+			default:
 				return false
 			}
 			h := hmac.New(sha1.New, k.secret)
@@ -167,16 +216,63 @@ func leanSelfTest(keys []macKey) bool {
 	return true
 }
 
-// macState is the per-goroutine hashing state kept in an SRS's pool: a
-// SHA-1 digest, restored from a key's pre-computed states for each HMAC,
-// and scratch space. A hash is not safe for concurrent use, so each call
-// takes its own from the pool.
+// mac puts HMAC-SHA1 under secret i of msg into sum. It may write padding
+// into msg's spare capacity. On the fast path nothing leaves the stack;
+// the other paths take a hashing state from the pool.
+func (s *SRS) mac(i int, msg []byte, sum *[sha1.Size]byte) {
+	if s.path == pathFast {
+		fastSum(&s.keys[i], sha1Pad(msg), sum)
+		return
+	}
+	st := s.pool.Get().(*macState)
+	defer s.pool.Put(st)
+	// Copied: msg, often on the caller's stack, must not reach an
+	// interface method, which would move it to the heap.
+	in := append(st.in[:0], msg...)
+	if s.path == pathLean {
+		in = sha1Pad(in)
+		keepBuf(&st.in, in)
+		if st.leanSum(&s.keys[i], in, sum) {
+			return
+		}
+	}
+	keepBuf(&st.in, in)
+	st.stdSum(i, &s.keys[i], in[:len(msg)], sum)
+}
+
+// fastSum puts HMAC-SHA1 under k of the message padded by sha1Pad into
+// sum: one blockSHANI call from the inner chaining value over the padded
+// message, one from the outer over the inner digest's single block.
+func fastSum(k *macKey, padded []byte, sum *[sha1.Size]byte) {
+	h := k.innerH
+	blockSHANI(&h, padded)
+	var block [sha1.BlockSize]byte
+	putChain(block[:sha1.Size], &h)
+	// The outer message is the 20-octet inner digest after the key block:
+	// its padding (FIPS 180-4 §5.1.1) never changes.
+	block[sha1.Size] = 0x80
+	binary.BigEndian.PutUint64(block[sha1.BlockSize-8:], (sha1.BlockSize+sha1.Size)*8)
+	h = k.outerH
+	blockSHANI(&h, block[:])
+	putChain(sum[:], &h)
+}
+
+// putChain writes a chaining value as the 20-octet digest (big-endian).
+func putChain(dst []byte, h *[5]uint32) {
+	_ = dst[sha1.Size-1]
+	for i, v := range h {
+		binary.BigEndian.PutUint32(dst[4*i:], v)
+	}
+}
+
+// macState is the hashing state of the lean and std paths, kept in an
+// SRS's pool: a crypto/sha1 digest, restored from a key's states for each
+// HMAC, and scratch space. A hash is not safe for concurrent use, so each
+// call takes its own from the pool.
 type macState struct {
-	lean  bool                 // use d; else std
 	d     sha1State            // the lean HMAC's digest
-	std   []hash.Hash          // crypto/hmac per secret, when lean is false
-	in    []byte               // the MAC input being assembled, then padded
-	out   []byte               // the result being assembled
+	std   []hash.Hash          // crypto/hmac per secret, made on first use
+	in    []byte               // the MAC input, padded on the lean path
 	raw   []byte               // a marshaled SHA-1 state
 	block [sha1.BlockSize]byte // the outer hash's one block
 }
@@ -184,13 +280,10 @@ type macState struct {
 func newMACState(nkeys int) *macState {
 	st := &macState{
 		in:  make([]byte, 0, 256),
-		out: make([]byte, 0, 256),
 		raw: make([]byte, 0, sha1Marshaled),
 		std: make([]hash.Hash, nkeys),
 	}
 	st.d, _ = sha1.New().(sha1State)
-	// The outer message is the 20-octet inner digest after the key block:
-	// its padding (FIPS 180-4 §5.1.1) never changes.
 	st.block[sha1.Size] = 0x80
 	binary.BigEndian.PutUint64(st.block[sha1.BlockSize-8:], (sha1.BlockSize+sha1.Size)*8)
 	return st
@@ -207,11 +300,11 @@ func sha1Pad(p []byte) []byte {
 }
 
 // leanSum puts HMAC-SHA1 under k of the message padded by sha1Pad into
-// sum. It is crypto/hmac's computation without its per-call overhead: the
-// inner and outer hashes start from the pre-keyed states, and their last
-// blocks are padded here, so each hash is one restore, one Write of whole
-// blocks and one read of the state. It reports false if crypto/sha1
-// refuses a state (then the caller uses crypto/hmac).
+// sum: crypto/hmac's computation without its per-call overhead. The inner
+// and outer hashes start from the pre-keyed states, and their last blocks
+// are padded here, so each hash is one restore, one Write of whole blocks
+// and one read of the state. It reports false if crypto/sha1 refuses a
+// state.
 func (st *macState) leanSum(k *macKey, padded []byte, sum *[sha1.Size]byte) bool {
 	if st.d.UnmarshalBinary(k.inner) != nil {
 		return false
@@ -235,8 +328,8 @@ func (st *macState) leanSum(k *macKey, padded []byte, sum *[sha1.Size]byte) bool
 	return true
 }
 
-// stdSum is leanSum through crypto/hmac, for when the lean path is off;
-// msg is the message without padding.
+// stdSum is HMAC-SHA1 through crypto/hmac; msg is the message without
+// padding.
 func (st *macState) stdSum(i int, k *macKey, msg []byte, sum *[sha1.Size]byte) {
 	h := st.std[i]
 	if h == nil {
@@ -247,6 +340,15 @@ func (st *macState) stdSum(i int, k *macKey, msg []byte, sum *[sha1.Size]byte) {
 	h.Write(msg)
 	// Through st.raw: sum would escape to the heap through the interface.
 	copy(sum[:], h.Sum(st.raw[:0]))
+}
+
+// keepBuf makes b the scratch buffer *p when appending to *p had to grow
+// it. Storing it on every call would cost a GC write barrier while the
+// collector runs.
+func keepBuf(p *[]byte, b []byte) {
+	if cap(b) != cap(*p) {
+		*p = b[:0]
+	}
 }
 
 // lowerInPlace lower-cases the ASCII letters of p, as libsrs2 does with
@@ -289,61 +391,32 @@ func appendField(b []byte, s string) []byte {
 	return b
 }
 
-// macInput assembles the MAC input for an SRS0 (stamp, host, user) or SRS1
-// (first hop, opaque; c unused) address into st.in.
+// appendMACInput appends the MAC input for an SRS0 (stamp, host, user) or
+// SRS1 (first hop, opaque; c unused) address to dst.
 //
 // Compat mode, as libsrs2: lower(a) ‖ lower(b) [‖ lower(c)], with no
 // delimiters (see the package documentation for why that is weak).
 // Strict mode: "SRS0" or "SRS1", then each field as len16 ‖ lower(field),
 // so that no two field lists give the same input. The tag keeps an SRS0
 // hash from verifying an SRS1 layout and vice versa.
-func macInput(st *macState, strict bool, kind Kind, a, b, c string) []byte {
-	in := st.in[:0]
+func appendMACInput(dst []byte, strict bool, kind Kind, a, b, c string) []byte {
 	if strict {
-		in = append(in, 'S', 'R', 'S', '0'+byte(kind))
-		in = appendField(in, a)
-		in = appendField(in, b)
+		dst = append(dst, 'S', 'R', 'S', '0'+byte(kind))
+		dst = appendField(dst, a)
+		dst = appendField(dst, b)
 		if kind == SRS0 {
-			in = appendField(in, c)
+			dst = appendField(dst, c)
 		}
-	} else {
-		in = append(in, a...)
-		in = append(in, b...)
-		if kind == SRS0 {
-			in = append(in, c...)
-		}
-		lowerInPlace(in)
+		return dst
 	}
-	keepBuf(&st.in, in)
-	return in
-}
-
-// keepBuf makes b the scratch buffer *p when appending to *p had to grow
-// it. Storing it on every call would cost a GC write barrier while the
-// collector runs.
-func keepBuf(p *[]byte, b []byte) {
-	if cap(b) != cap(*p) {
-		*p = b[:0]
+	n := len(dst)
+	dst = append(dst, a...)
+	dst = append(dst, b...)
+	if kind == SRS0 {
+		dst = append(dst, c...)
 	}
-}
-
-// macPad prepares the MAC input in st.in for macSum: padded for the lean
-// path, as it is for crypto/hmac.
-func (st *macState) macPad(in []byte) []byte {
-	if st.lean {
-		in = sha1Pad(in)
-		keepBuf(&st.in, in)
-	}
-	return in
-}
-
-// macSum puts HMAC-SHA1 under secret i of the input prepared by macPad
-// into sum; msgLen is the input's length before padding.
-func (st *macState) macSum(keys []macKey, i int, in []byte, msgLen int, sum *[sha1.Size]byte) {
-	if st.lean && st.leanSum(&keys[i], in, sum) {
-		return
-	}
-	st.stdSum(i, &keys[i], in[:msgLen], sum)
+	lowerInPlace(dst[n:])
+	return dst
 }
 
 // Base64 alphabets (RFC 4648 §4 and §5), and the standard one mapped

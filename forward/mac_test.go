@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -23,20 +24,31 @@ func stdHMAC(key, msg []byte) []byte {
 	return h.Sum(nil)
 }
 
-// leanOf computes the lean HMAC of msg under key through a fresh state.
-func leanOf(t testing.TB, key, msg []byte) []byte {
+// paths lists the HMAC paths this machine can run, the fastest last.
+func paths() []hmacPath {
+	p := []hmacPath{pathStd, pathLean}
+	if shaniSupported() {
+		p = append(p, pathFast)
+	}
+	return p
+}
+
+func (p hmacPath) String() string { return [...]string{"std", "lean", "fast"}[p] }
+
+// hmacOn computes the HMAC of msg under key on one path, through SRS.mac.
+func hmacOn(t testing.TB, path hmacPath, key, msg []byte) []byte {
 	t.Helper()
-	keys, lean, err := newMACKeys([][]byte{key})
+	keys, best, err := newMACKeys([][]byte{key})
 	require.NoError(t, err)
-	require.True(t, lean, "the lean HMAC failed its self-test")
-	st := newMACState(1)
-	st.lean = true
+	require.GreaterOrEqual(t, best, path, "the %v path failed its self-test", path)
+	s := &SRS{keys: keys, path: path}
+	s.pool.New = func() any { return s.newMACState() }
 	var sum [sha1.Size]byte
-	require.True(t, st.leanSum(&keys[0], sha1Pad(append([]byte(nil), msg...)), &sum))
+	s.mac(0, append(make([]byte, 0, len(msg)), msg...), &sum)
 	return sum[:]
 }
 
-func TestLeanHMAC(t *testing.T) {
+func TestHMACPaths(t *testing.T) {
 	t.Parallel()
 	keys := [][]byte{
 		[]byte("k"),
@@ -46,25 +58,68 @@ func TestLeanHMAC(t *testing.T) {
 		bytes.Repeat([]byte{0x3c}, sha1.BlockSize+1), // hashed first (RFC 2104 §2)
 		bytes.Repeat([]byte("long secret "), 40),
 	}
-	for _, key := range keys {
-		t.Run(fmt.Sprintf("key%d", len(key)), func(t *testing.T) {
-			t.Parallel()
-			// Every length around the padding boundaries (55/56 octets
-			// in the last block) up to several blocks.
-			for n := 0; n <= 3*sha1.BlockSize+1; n++ {
-				msg := make([]byte, n)
-				for i := range msg {
-					msg[i] = byte(i*31 + n)
+	for _, path := range paths() {
+		for _, key := range keys {
+			t.Run(fmt.Sprintf("%v/key%d", path, len(key)), func(t *testing.T) {
+				t.Parallel()
+				// Every length around the padding boundaries (55/56
+				// octets in the last block) up to several blocks.
+				for n := 0; n <= 3*sha1.BlockSize+1; n++ {
+					msg := make([]byte, n)
+					for i := range msg {
+						msg[i] = byte(i*31 + n)
+					}
+					require.Equal(t, stdHMAC(key, msg), hmacOn(t, path, key, msg), "message of %d octets", n)
 				}
-				require.Equal(t, stdHMAC(key, msg), leanOf(t, key, msg), "message of %d octets", n)
-			}
-		})
+			})
+		}
+		// RFC 2202 §3, test cases 1 and 2 (HMAC-SHA-1).
+		assert.Equal(t, "b617318655057264e28bc0b6fb378c8ef146be00",
+			fmt.Sprintf("%x", hmacOn(t, path, bytes.Repeat([]byte{0x0b}, 20), []byte("Hi There"))), path)
+		assert.Equal(t, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79",
+			fmt.Sprintf("%x", hmacOn(t, path, []byte("Jefe"), []byte("what do ya want for nothing?"))), path)
 	}
-	// RFC 2202 §3, test cases 1 and 2 (HMAC-SHA-1).
-	assert.Equal(t, "b617318655057264e28bc0b6fb378c8ef146be00",
-		fmt.Sprintf("%x", leanOf(t, bytes.Repeat([]byte{0x0b}, 20), []byte("Hi There"))))
-	assert.Equal(t, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79",
-		fmt.Sprintf("%x", leanOf(t, []byte("Jefe"), []byte("what do ya want for nothing?"))))
+}
+
+// TestBlockSHANI checks the assembly block function against crypto/sha1
+// for messages of 0 to 6 blocks, and that it ignores a partial block.
+func TestBlockSHANI(t *testing.T) {
+	t.Parallel()
+	if !shaniSupported() {
+		t.Skip("this CPU lacks the SHA extensions; the fast path is off and TestHMACPaths covers the others")
+	}
+	for n := 0; n < 6*sha1.BlockSize; n++ {
+		msg := make([]byte, n)
+		for i := range msg {
+			msg[i] = byte(i*13 + n)
+		}
+		// Padded as for a message alone (no key block before it).
+		p := append([]byte(nil), msg...)
+		p = append(p, 0x80)
+		for len(p)%sha1.BlockSize != sha1.BlockSize-8 {
+			p = append(p, 0)
+		}
+		p = binary.BigEndian.AppendUint64(p, uint64(n)*8)
+		h := sha1IV()
+		blockSHANI(&h, append(p, 1, 2, 3)) // a partial block, ignored
+		var got [sha1.Size]byte
+		putChain(got[:], &h)
+		require.Equal(t, sha1.Sum(msg), got, "message of %d octets", n)
+	}
+	h := sha1IV()
+	blockSHANI(&h, make([]byte, sha1.BlockSize-1))
+	assert.Equal(t, sha1IV(), h, "less than a block changes nothing")
+}
+
+// TestNewSRSPath: NewSRS takes the fast path where the CPU has the SHA
+// extensions, else the lean one.
+func TestNewSRSPath(t *testing.T) {
+	t.Parallel()
+	want := pathLean
+	if shaniSupported() {
+		want = pathFast
+	}
+	assert.Equal(t, want, newTestSRS(t, nil).path)
 }
 
 func TestSHA1Pad(t *testing.T) {
@@ -89,46 +144,54 @@ func beUint64(b []byte) uint64 {
 	return v
 }
 
-// TestLeanSelfTest: a state the lean path cannot use (another layout of
-// crypto/sha1's marshaled form would look like this) turns it off.
-func TestLeanSelfTest(t *testing.T) {
+// TestSelfTest: a key state a path cannot use (another layout of
+// crypto/sha1's marshaled form, or a faulty block function, would look
+// like this) turns that path off.
+func TestSelfTest(t *testing.T) {
 	t.Parallel()
-	keys, lean, err := newMACKeys([][]byte{[]byte("a"), []byte("b")})
+	keys, _, err := newMACKeys([][]byte{[]byte("a"), []byte("b")})
 	require.NoError(t, err)
-	require.True(t, lean)
+	require.True(t, selfTest(keys, pathLean))
+	assert.False(t, selfTest(keys, pathStd), "std is the reference, not tested")
 	bad := append([]macKey(nil), keys...)
 	bad[1].outer = append([]byte(nil), keys[1].outer...)
 	bad[1].outer[sha1ChainOffset] ^= 1 // a different chaining value
-	assert.False(t, leanSelfTest(bad))
+	assert.False(t, selfTest(bad, pathLean))
 	bad[1].outer = bad[1].outer[:10] // refused by UnmarshalBinary
-	assert.False(t, leanSelfTest(bad))
+	assert.False(t, selfTest(bad, pathLean))
 	bad[1].outer = nil
-	assert.False(t, leanSelfTest(bad))
+	assert.False(t, selfTest(bad, pathLean))
+	if shaniSupported() {
+		require.True(t, selfTest(keys, pathFast))
+		bad = append([]macKey(nil), keys...)
+		bad[0].innerH[4]++
+		assert.False(t, selfTest(bad, pathFast))
+	}
 }
 
-// TestStdHMACPath runs the postsrsd vectors with the lean HMAC off, as
-// when its self-test fails: crypto/hmac gives the same addresses.
-func TestStdHMACPath(t *testing.T) {
+// TestPathsGiveVectors runs the postsrsd vectors on every path, as when a
+// faster path fails its self-test, with rotation: crypto/hmac and the
+// faster paths give the same addresses.
+func TestPathsGiveVectors(t *testing.T) {
 	t.Parallel()
-	for _, v := range postsrsdVectors {
-		s := newTestSRS(t, func(c *Config) { c.Separator = v.sep[0]; c.HashLength = v.hashLen })
-		s.lean = false
-		st := s.pool.Get().(*macState)
-		require.False(t, st.lean, "the pool hands out states of the standard path")
-		s.pool.Put(st)
-		got, err := s.Forward(v.in)
-		require.NoError(t, err)
-		assert.Equal(t, v.out, got, v.name)
-		_, err = s.Reverse(got)
-		require.NoError(t, err, v.name)
-		// And with the old secret, which only verifies.
-		old := newTestSRS(t, func(c *Config) {
-			c.Separator, c.HashLength = v.sep[0], v.hashLen
-			c.Secrets = [][]byte{[]byte("new"), []byte("tops3cret")}
-		})
-		old.lean = false
-		_, err = old.Reverse(got)
-		require.NoError(t, err, v.name)
+	for _, path := range paths() {
+		for _, v := range postsrsdVectors {
+			s := newTestSRS(t, func(c *Config) { c.Separator = v.sep[0]; c.HashLength = v.hashLen })
+			s.path = path
+			got, err := s.Forward(v.in)
+			require.NoError(t, err)
+			assert.Equal(t, v.out, got, "%v %s", path, v.name)
+			_, err = s.Reverse(got)
+			require.NoError(t, err, "%v %s", path, v.name)
+			// And with the old secret, which only verifies.
+			old := newTestSRS(t, func(c *Config) {
+				c.Separator, c.HashLength = v.sep[0], v.hashLen
+				c.Secrets = [][]byte{[]byte("new"), []byte("tops3cret")}
+			})
+			old.path = path
+			_, err = old.Reverse(got)
+			require.NoError(t, err, "%v %s", path, v.name)
+		}
 	}
 }
 
@@ -152,8 +215,8 @@ func TestEncodeHash(t *testing.T) {
 	assert.True(t, strings.HasSuffix(urlAlphabet, "-_"))
 }
 
-// FuzzLeanHMAC: the lean HMAC equals crypto/hmac for any key and message.
-func FuzzLeanHMAC(f *testing.F) {
+// FuzzHMAC: every path gives crypto/hmac's result for any key and message.
+func FuzzHMAC(f *testing.F) {
 	f.Add([]byte("tops3cret"), []byte("jrsender.examplealice"))
 	f.Add([]byte{}, []byte{})
 	f.Add(bytes.Repeat([]byte{1}, 65), bytes.Repeat([]byte{2}, 56))
@@ -161,21 +224,11 @@ func FuzzLeanHMAC(f *testing.F) {
 		if len(msg) > 4*MaxAddressLength {
 			return
 		}
-		keys, lean, err := newMACKeys([][]byte{key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !lean {
-			t.Fatal("the lean HMAC failed its self-test")
-		}
-		st := newMACState(1)
-		st.lean = true
-		var sum [sha1.Size]byte
-		if !st.leanSum(&keys[0], sha1Pad(append([]byte(nil), msg...)), &sum) {
-			t.Fatal("leanSum refused a state")
-		}
-		if want := stdHMAC(key, msg); !bytes.Equal(want, sum[:]) {
-			t.Fatalf("lean %x, crypto/hmac %x", sum, want)
+		want := stdHMAC(key, msg)
+		for _, path := range paths() {
+			if got := hmacOn(t, path, key, msg); !bytes.Equal(want, got) {
+				t.Fatalf("%v path %x, crypto/hmac %x", path, got, want)
+			}
 		}
 	})
 }
@@ -193,6 +246,9 @@ func TestFIPSOnly(t *testing.T) {
 		}
 		fmt.Println("FIPS-CHILD ok:", err)
 		os.Exit(0)
+	}
+	if puregoBuild {
+		t.Skip("Go refuses FIPS 140 mode in builds with the purego tag")
 	}
 	t.Parallel()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFIPSOnly$", "-test.count=1")

@@ -121,7 +121,7 @@ type SRS struct {
 	now            func() time.Time // Config.Now; nil for the system clock
 	sys            *sysDay          // the system clock's day, when now is nil
 	keys           []macKey         // the secrets, pre-keyed
-	lean           bool             // the lean HMAC passed its self-test
+	path           hmacPath         // the HMAC implementation in use
 	alphabet       string           // the base64 alphabet minted
 	pool           sync.Pool        // *macState
 }
@@ -217,11 +217,11 @@ func NewSRS(c Config) (*SRS, error) {
 		}
 	}
 	s.hasExcludes = len(s.excludeExact)+len(s.excludeSuffix) > 0
-	keys, lean, err := newMACKeys(s.secrets)
+	keys, path, err := newMACKeys(s.secrets)
 	if err != nil {
 		return nil, &ConfigError{Field: "Secrets", Msg: "HMAC-SHA1 is not available", Cause: err}
 	}
-	s.keys, s.lean = keys, lean
+	s.keys, s.path = keys, path
 	s.alphabet = stdAlphabet
 	if s.urlSafe {
 		s.alphabet = urlAlphabet
@@ -237,11 +237,7 @@ func NewSRS(c Config) (*SRS, error) {
 }
 
 // newMACState returns a hashing state for s's pool.
-func (s *SRS) newMACState() *macState {
-	st := newMACState(len(s.keys))
-	st.lean = s.lean
-	return st
-}
+func (s *SRS) newMACState() *macState { return newMACState(len(s.keys)) }
 
 // Domain returns the SRS domain in its normalised form (lower-case A-labels).
 func (s *SRS) Domain() string { return s.domain }
@@ -288,15 +284,12 @@ func (s *SRS) Forward(sender string) (string, error) {
 		return sender, nil
 	}
 
-	st := s.pool.Get().(*macState)
-	defer s.pool.Put(st)
-
 	// A foreign SRS0 (libsrs2 srs_compile_guarded): first hop = its domain,
 	// opaque = its local part after the tag. libsrs2 also takes a bare
 	// "SRS0" local part for a tag (its NUL terminator matches the separator
 	// set); so do we, as the result reverses to the same address.
 	if (tagged && kind == SRS0) || isBareSRS0(local) {
-		return s.mintSRS1(st, sender, host, local[4:])
+		return s.mintSRS1(sender, host, local[4:])
 	}
 	// A foreign SRS1: keep its first hop and opaque part, replace hash and
 	// domain. The old hash is not (cannot be) checked. Deviation from
@@ -308,7 +301,7 @@ func (s *SRS) Forward(sender string) (string, error) {
 	if tagged && kind == SRS1 {
 		var a Address
 		if ferr := parseFields(local, &a); ferr == nil && (a.Opaque == "" || isSeparator(a.Opaque[0])) {
-			return s.mintSRS1(st, sender, a.FirstHop, a.Opaque)
+			return s.mintSRS1(sender, a.FirstHop, a.Opaque)
 		}
 	}
 	if eq {
@@ -316,7 +309,7 @@ func (s *SRS) Forward(sender string) (string, error) {
 		// so such an address would reverse to a different sender.
 		return "", s.fwdErr(sender, ErrBadSender, "'=' in the domain")
 	}
-	return s.mintSRS0(st, sender, local, host)
+	return s.mintSRS0(sender, local, host)
 }
 
 // scanDomain finds the last '@' of sender (-1 if none), and tells whether
@@ -387,21 +380,20 @@ func isBareSRS0(local string) bool {
 
 // mintSRS0 returns SRS0=HHHH=TT=host=local@domain; Forward has checked
 // that host holds no '='.
-func (s *SRS) mintSRS0(st *macState, sender, local, host string) (string, error) {
+func (s *SRS) mintSRS0(sender, local, host string) (string, error) {
 	// "SRS0" sep hash "=" TT "=" host "=" user "@" domain
 	n := 5 + s.hashLen + 1 + 2 + 1 + len(host) + 1 + len(local) + 1 + len(s.domain)
 	if err := s.checkLength(sender, n); err != nil {
 		return "", err
 	}
 	stamp := encodeStamp(s.day())
-	in := macInput(st, s.strict, SRS0, string(stamp[:]), host, local)
-	msgLen := len(in)
-	in = st.macPad(in)
+	var in [macBufSize]byte
 	var sum [sha1.Size]byte
-	st.macSum(s.keys, 0, in, msgLen, &sum)
-	// Assembled in the pooled scratch buffer: the string conversion is
-	// the one allocation.
-	b := append(st.out[:0], 'S', 'R', 'S', '0', s.sep)
+	s.mac(0, appendMACInput(in[:0], s.strict, SRS0, string(stamp[:]), host, local), &sum)
+
+	// Assembled on the stack: the string conversion is the one allocation.
+	var out [outBufSize]byte
+	b := append(out[:0], 'S', 'R', 'S', '0', s.sep)
 	b = append(b, make([]byte, s.hashLen)...)
 	encodeHash(b[5:], &sum, s.alphabet)
 	b = append(b, '=', stamp[0], stamp[1], '=')
@@ -410,11 +402,11 @@ func (s *SRS) mintSRS0(st *macState, sender, local, host string) (string, error)
 	b = append(b, local...)
 	b = append(b, '@')
 	b = append(b, s.domain...)
-	keepBuf(&st.out, b)
 	return string(b), nil
 }
 
-func (s *SRS) mintSRS1(st *macState, sender, firstHop, opaque string) (string, error) {
+// mintSRS1 returns SRS1=HHHH=firsthop=opaque@domain.
+func (s *SRS) mintSRS1(sender, firstHop, opaque string) (string, error) {
 	if strings.IndexByte(firstHop, '=') >= 0 {
 		return "", s.fwdErr(sender, ErrBadSender, "'=' in the domain")
 	}
@@ -423,12 +415,12 @@ func (s *SRS) mintSRS1(st *macState, sender, firstHop, opaque string) (string, e
 	if err := s.checkLength(sender, n); err != nil {
 		return "", err
 	}
-	in := macInput(st, s.strict, SRS1, firstHop, opaque, "")
-	msgLen := len(in)
-	in = st.macPad(in)
+	var in [macBufSize]byte
 	var sum [sha1.Size]byte
-	st.macSum(s.keys, 0, in, msgLen, &sum)
-	b := append(st.out[:0], 'S', 'R', 'S', '1', s.sep)
+	s.mac(0, appendMACInput(in[:0], s.strict, SRS1, firstHop, opaque, ""), &sum)
+
+	var out [outBufSize]byte
+	b := append(out[:0], 'S', 'R', 'S', '1', s.sep)
 	b = append(b, make([]byte, s.hashLen)...)
 	encodeHash(b[5:], &sum, s.alphabet)
 	b = append(b, '=')
@@ -437,7 +429,6 @@ func (s *SRS) mintSRS1(st *macState, sender, firstHop, opaque string) (string, e
 	b = append(b, opaque...)
 	b = append(b, '@')
 	b = append(b, s.domain...)
-	keepBuf(&st.out, b)
 	return string(b), nil
 }
 
@@ -495,16 +486,13 @@ func (s *SRS) reverse(addr string) (string, *fieldError) {
 	if len(a.Hash) < s.hashMin {
 		return "", errHashTooShort
 	}
-	st := s.pool.Get().(*macState)
-	defer s.pool.Put(st)
+	var buf [macBufSize]byte
 	var in []byte
 	if a.Kind == SRS0 {
-		in = macInput(st, s.strict, SRS0, a.Timestamp, a.Host, a.User)
+		in = appendMACInput(buf[:0], s.strict, SRS0, a.Timestamp, a.Host, a.User)
 	} else {
-		in = macInput(st, s.strict, SRS1, a.FirstHop, a.Opaque, "")
+		in = appendMACInput(buf[:0], s.strict, SRS1, a.FirstHop, a.Opaque, "")
 	}
-	msgLen := len(in)
-	in = st.macPad(in)
 	n := min(len(a.Hash), s.hashLen)
 	ok := 0
 	var sum [sha1.Size]byte
@@ -512,27 +500,25 @@ func (s *SRS) reverse(addr string) (string, *fieldError) {
 	// Every secret is tried, whatever the outcome of the others, so that
 	// the time taken does not tell which one matched.
 	for i := range s.keys {
-		st.macSum(s.keys, i, in, msgLen, &sum)
+		s.mac(i, in, &sum)
 		encodeHash(enc[:n], &sum, foldedAlphabet)
 		ok |= hashMatches(a.Hash, &enc, n)
 	}
 	if ok != 1 {
 		return "", errHashInvalid
 	}
-	b := st.out[:0]
+	var out [outBufSize]byte
+	b := out[:0]
 	if a.Kind == SRS0 {
 		b = append(b, a.User...)
+		b = append(b, '@')
+		b = append(b, a.Host...)
 	} else {
 		b = append(b, "SRS0"...)
 		b = append(b, a.Opaque...)
 		b = append(b, '@')
 		b = append(b, a.FirstHop...)
-		keepBuf(&st.out, b)
-		return string(b), nil
 	}
-	b = append(b, '@')
-	b = append(b, a.Host...)
-	keepBuf(&st.out, b)
 	return string(b), nil
 }
 

@@ -629,14 +629,15 @@ func TestLowerInPlace(t *testing.T) {
 			}
 		}
 	}
-	st := newMACState(1)
-	assert.Equal(t, []byte("jrmÜnchen.exampleÜser\xff"), macInput(st, false, SRS0, "JR", "MÜNCHEN.example", "Üser\xff"))
+	assert.Equal(t, []byte("jrmÜnchen.exampleÜser\xff"), appendMACInput(nil, false, SRS0, "JR", "MÜNCHEN.example", "Üser\xff"))
+	// Appended after what dst holds, which is not lower-cased.
+	assert.Equal(t, []byte("KEEPjrab"), appendMACInput([]byte("KEEP"), false, SRS0, "JR", "A", "B"))
 	// Strict mode: tag, then lengths, which must not be lower-cased
 	// (0x41 is 'A').
 	long := strings.Repeat("B", 0x41)
 	assert.Equal(t, "SRS0\x00\x02jr\x00\x41"+strings.Repeat("b", 0x41)+"\x00\x01u",
-		string(macInput(st, true, SRS0, "JR", long, "U")))
-	assert.Equal(t, "SRS1\x00\x01h\x00\x02=x", string(macInput(st, true, SRS1, "H", "=X", "ignored")))
+		string(appendMACInput(nil, true, SRS0, "JR", long, "U")))
+	assert.Equal(t, "SRS1\x00\x01h\x00\x02=x", string(appendMACInput(nil, true, SRS1, "H", "=X", "ignored")))
 }
 
 func TestIsASCII(t *testing.T) {
