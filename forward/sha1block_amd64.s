@@ -19,6 +19,24 @@ DATA reverseBytes<>+0(SB)/8, $0x08090a0b0c0d0e0f
 DATA reverseBytes<>+8(SB)/8, $0x0001020304050607
 GLOBL reverseBytes<>(SB), RODATA|NOPTR, $16
 
+// SCHEDULE computes the next four message words into m from the four
+// groups before: W[t] = ROL1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16]). m holds
+// W[t-16..t-13]; SHA1MSG1 with m1 (W[t-12..]) gives W[t-16] ^ W[t-14],
+// PXOR adds m2 (W[t-8..]), SHA1MSG2 with m3 (W[t-4..]) does the rest.
+#define SCHEDULE(m, m1, m2, m3) \
+	SHA1MSG1 m1, m; \
+	PXOR m2, m; \
+	SHA1MSG2 m3, m
+
+// ROUNDS does four rounds with function and constant f (0 to 3 for rounds
+// 0-19, 20-39, 40-59, 60-79). e holds the A B C D before the previous four
+// rounds: SHA1NEXTE makes E (ROL30 of that A) plus the message words m.
+// save keeps the A B C D of now for the next group's E.
+#define ROUNDS(f, m, e, save) \
+	SHA1NEXTE m, e; \
+	MOVOU X0, save; \
+	SHA1RNDS4 $f, e, X0
+
 // func blockSHANI(h *[5]uint32, p []byte)
 TEXT ·blockSHANI(SB), NOSPLIT, $0-32
 	MOVQ h+0(FP), DI
@@ -44,156 +62,47 @@ loop:
 	MOVOU 48(SI), X6
 	PSHUFB X15, X6
 
-	// Rounds 0 to 3 (f and K of rounds 0 to 19).
+	// Rounds 0 to 3: E from the chaining value, plus the first words.
 	PADDD X3, X1
 	MOVOU X0, X2
 	SHA1RNDS4 $0, X1, X0
 
-	// Rounds 4 to 7.
-	// E is ROL30 of the A before the previous four rounds.
-	SHA1NEXTE X4, X2
-	MOVOU X0, X1
-	SHA1RNDS4 $0, X2, X0
-
-	// Rounds 8 to 11.
-	SHA1NEXTE X5, X1
-	MOVOU X0, X2
-	SHA1RNDS4 $0, X1, X0
-
-	// Rounds 12 to 15.
-	SHA1NEXTE X6, X2
-	MOVOU X0, X1
-	SHA1RNDS4 $0, X2, X0
-
-	// Rounds 16 to 19.
-	// W[t] = ROL1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16]), four at a time:
-	// MSG1 gives W[t-16] ^ W[t-14], PXOR adds W[t-8], MSG2 the rest.
-	SHA1MSG1 X4, X3
-	PXOR X5, X3
-	SHA1MSG2 X6, X3
-	SHA1NEXTE X3, X1
-	MOVOU X0, X2
-	SHA1RNDS4 $0, X1, X0
-
-	// Rounds 20 to 23 (f and K of rounds 20 to 39).
-	SHA1MSG1 X5, X4
-	PXOR X6, X4
-	SHA1MSG2 X3, X4
-	SHA1NEXTE X4, X2
-	MOVOU X0, X1
-	SHA1RNDS4 $1, X2, X0
-
-	// Rounds 24 to 27.
-	SHA1MSG1 X6, X5
-	PXOR X3, X5
-	SHA1MSG2 X4, X5
-	SHA1NEXTE X5, X1
-	MOVOU X0, X2
-	SHA1RNDS4 $1, X1, X0
-
-	// Rounds 28 to 31.
-	SHA1MSG1 X3, X6
-	PXOR X4, X6
-	SHA1MSG2 X5, X6
-	SHA1NEXTE X6, X2
-	MOVOU X0, X1
-	SHA1RNDS4 $1, X2, X0
-
-	// Rounds 32 to 35.
-	SHA1MSG1 X4, X3
-	PXOR X5, X3
-	SHA1MSG2 X6, X3
-	SHA1NEXTE X3, X1
-	MOVOU X0, X2
-	SHA1RNDS4 $1, X1, X0
-
-	// Rounds 36 to 39.
-	SHA1MSG1 X5, X4
-	PXOR X6, X4
-	SHA1MSG2 X3, X4
-	SHA1NEXTE X4, X2
-	MOVOU X0, X1
-	SHA1RNDS4 $1, X2, X0
-
-	// Rounds 40 to 43 (f and K of rounds 40 to 59).
-	SHA1MSG1 X6, X5
-	PXOR X3, X5
-	SHA1MSG2 X4, X5
-	SHA1NEXTE X5, X1
-	MOVOU X0, X2
-	SHA1RNDS4 $2, X1, X0
-
-	// Rounds 44 to 47.
-	SHA1MSG1 X3, X6
-	PXOR X4, X6
-	SHA1MSG2 X5, X6
-	SHA1NEXTE X6, X2
-	MOVOU X0, X1
-	SHA1RNDS4 $2, X2, X0
-
-	// Rounds 48 to 51.
-	SHA1MSG1 X4, X3
-	PXOR X5, X3
-	SHA1MSG2 X6, X3
-	SHA1NEXTE X3, X1
-	MOVOU X0, X2
-	SHA1RNDS4 $2, X1, X0
-
-	// Rounds 52 to 55.
-	SHA1MSG1 X5, X4
-	PXOR X6, X4
-	SHA1MSG2 X3, X4
-	SHA1NEXTE X4, X2
-	MOVOU X0, X1
-	SHA1RNDS4 $2, X2, X0
-
-	// Rounds 56 to 59.
-	SHA1MSG1 X6, X5
-	PXOR X3, X5
-	SHA1MSG2 X4, X5
-	SHA1NEXTE X5, X1
-	MOVOU X0, X2
-	SHA1RNDS4 $2, X1, X0
-
-	// Rounds 60 to 63 (f and K of rounds 60 to 79).
-	SHA1MSG1 X3, X6
-	PXOR X4, X6
-	SHA1MSG2 X5, X6
-	SHA1NEXTE X6, X2
-	MOVOU X0, X1
-	SHA1RNDS4 $3, X2, X0
-
-	// Rounds 64 to 67.
-	SHA1MSG1 X4, X3
-	PXOR X5, X3
-	SHA1MSG2 X6, X3
-	SHA1NEXTE X3, X1
-	MOVOU X0, X2
-	SHA1RNDS4 $3, X1, X0
-
-	// Rounds 68 to 71.
-	SHA1MSG1 X5, X4
-	PXOR X6, X4
-	SHA1MSG2 X3, X4
-	SHA1NEXTE X4, X2
-	MOVOU X0, X1
-	SHA1RNDS4 $3, X2, X0
-
-	// Rounds 72 to 75.
-	SHA1MSG1 X6, X5
-	PXOR X3, X5
-	SHA1MSG2 X4, X5
-	SHA1NEXTE X5, X1
-	MOVOU X0, X2
-	SHA1RNDS4 $3, X1, X0
-
-	// Rounds 76 to 79.
-	SHA1MSG1 X3, X6
-	PXOR X4, X6
-	SHA1MSG2 X5, X6
-	SHA1NEXTE X6, X2
-	MOVOU X0, X1
-	SHA1RNDS4 $3, X2, X0
+	// Rounds 4 to 79, four at a time; X2 and X1 take turns.
+	ROUNDS(0, X4, X2, X1) // rounds 4 to 7
+	ROUNDS(0, X5, X1, X2) // rounds 8 to 11
+	ROUNDS(0, X6, X2, X1) // rounds 12 to 15
+	SCHEDULE(X3, X4, X5, X6)
+	ROUNDS(0, X3, X1, X2) // rounds 16 to 19
+	SCHEDULE(X4, X5, X6, X3)
+	ROUNDS(1, X4, X2, X1) // rounds 20 to 23
+	SCHEDULE(X5, X6, X3, X4)
+	ROUNDS(1, X5, X1, X2) // rounds 24 to 27
+	SCHEDULE(X6, X3, X4, X5)
+	ROUNDS(1, X6, X2, X1) // rounds 28 to 31
+	SCHEDULE(X3, X4, X5, X6)
+	ROUNDS(1, X3, X1, X2) // rounds 32 to 35
+	SCHEDULE(X4, X5, X6, X3)
+	ROUNDS(1, X4, X2, X1) // rounds 36 to 39
+	SCHEDULE(X5, X6, X3, X4)
+	ROUNDS(2, X5, X1, X2) // rounds 40 to 43
+	SCHEDULE(X6, X3, X4, X5)
+	ROUNDS(2, X6, X2, X1) // rounds 44 to 47
+	SCHEDULE(X3, X4, X5, X6)
+	ROUNDS(2, X3, X1, X2) // rounds 48 to 51
+	SCHEDULE(X4, X5, X6, X3)
+	ROUNDS(2, X4, X2, X1) // rounds 52 to 55
+	SCHEDULE(X5, X6, X3, X4)
+	ROUNDS(2, X5, X1, X2) // rounds 56 to 59
+	SCHEDULE(X6, X3, X4, X5)
+	ROUNDS(3, X6, X2, X1) // rounds 60 to 63
+	SCHEDULE(X3, X4, X5, X6)
+	ROUNDS(3, X3, X1, X2) // rounds 64 to 67
+	SCHEDULE(X4, X5, X6, X3)
+	ROUNDS(3, X4, X2, X1) // rounds 68 to 71
+	SCHEDULE(X5, X6, X3, X4)
+	ROUNDS(3, X5, X1, X2) // rounds 72 to 75
+	SCHEDULE(X6, X3, X4, X5)
+	ROUNDS(3, X6, X2, X1) // rounds 76 to 79
 
 	// The new chaining value: E from the A before the last four rounds,
 	// plus the value at the start of the block.
