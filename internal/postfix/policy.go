@@ -279,34 +279,23 @@ func (s *PolicyServer) Serve(ctx context.Context, ln net.Listener) error {
 	lim := s.Limits.withDefaults(DefaultPolicyRequestSize)
 	defer ln.Close()
 	return serve(ctx, ln, lim, s.Logger, "policy", func(hctx context.Context, c *conn) error {
-		for n := 0; n < lim.MaxRequestsPerConn; n++ {
-			if err := c.awaitRequest(); err != nil {
-				return err
-			}
-			req, err := ReadPolicyRequest(c.br, lim.MaxRequestSize)
-			if err != nil {
-				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err) {
-					return errIdle
-				}
-				// SMTPD_POLICY_README: a policy server in trouble logs a
-				// warning and disconnects without a reply.
-				return err
-			}
-			act, err := s.decide(hctx, lim, req)
-			if err != nil {
-				return err
-			}
-			c.logger.Debug("policy request", "state", req.Get("protocol_state"), "client", req.Get("client_address"), "action", string(act))
-			// One reply attribute and an empty line.
-			buf := make([]byte, 0, len("action=")+len(act)+2)
-			buf = append(buf, "action="...)
-			buf = append(buf, act...)
-			buf = append(buf, '\n', '\n')
-			if err := c.reply(buf); err != nil {
-				return err
-			}
+		req, err := ReadPolicyRequest(c.br, lim.MaxRequestSize)
+		if err != nil {
+			// SMTPD_POLICY_README: a policy server in trouble logs a
+			// warning and disconnects without a reply.
+			return readFailed(err)
 		}
-		return nil
+		act, err := s.decide(hctx, lim, req)
+		if err != nil {
+			return err
+		}
+		c.logger.Debug("policy request", "state", req.Get("protocol_state"), "client", req.Get("client_address"), "action", string(act))
+		// One reply attribute and an empty line.
+		buf := make([]byte, 0, len("action=")+len(act)+2)
+		buf = append(buf, "action="...)
+		buf = append(buf, act...)
+		buf = append(buf, '\n', '\n')
+		return c.reply(buf)
 	})
 }
 
@@ -324,9 +313,4 @@ func (s *PolicyServer) decide(hctx context.Context, lim Limits, req *PolicyReque
 		return "", err
 	}
 	return act, nil
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }

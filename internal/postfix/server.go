@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -91,6 +92,7 @@ type conn struct {
 	lim    Limits
 	stop   context.Context // the server's context: done means shut down
 	logger *slog.Logger
+	out    []byte // the last reply, its array reused for the next
 }
 
 // awaitRequest waits up to IdleTimeout for the first octet of a request,
@@ -125,15 +127,31 @@ func (c *conn) reply(b []byte) error {
 	return c.bw.Flush()
 }
 
-// session serves the requests of one connection; it returns when the
-// connection should be closed.
-type session func(hctx context.Context, c *conn) error
+// readFailed is the error that ends a connection whose request could not be
+// read: errIdle, quiet, when the peer closed the connection or stopped
+// sending, err itself otherwise.
+func readFailed(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err) {
+		return errIdle
+	}
+	return err
+}
 
-// serve accepts connections on ln and runs sess for each until ctx ends.
-// Then it stops accepting, lets idle connections go, gives requests in
-// progress ShutdownTimeout, and returns nil once every connection is
-// closed. It returns the listener's error if accepting fails otherwise.
-func serve(ctx context.Context, ln net.Listener, lim Limits, logger *slog.Logger, proto string, sess session) error {
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// request reads, decides and answers one request on c, whose first octet
+// has arrived; an error closes the connection.
+type request func(hctx context.Context, c *conn) error
+
+// serve accepts connections on ln and runs req for each request on them,
+// up to MaxRequestsPerConn a connection, until ctx ends. Then it stops
+// accepting, lets idle connections go, gives requests in progress
+// ShutdownTimeout, and returns nil once every connection is closed. It
+// returns the listener's error if accepting fails otherwise.
+func serve(ctx context.Context, ln net.Listener, lim Limits, logger *slog.Logger, proto string, req request) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -192,7 +210,7 @@ func serve(ctx context.Context, ln net.Listener, lim Limits, logger *slog.Logger
 			}
 			// At shutdown, wake a connection waiting for its next request.
 			unhook := context.AfterFunc(ctx, func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) })
-			if serr := runSession(hctx, c, sess); serr != nil && !errors.Is(serr, errIdle) {
+			if serr := runSession(hctx, c, req); serr != nil && !errors.Is(serr, errIdle) {
 				c.logger.Warn("closing connection", "err", serr)
 			}
 			unhook()
@@ -226,17 +244,26 @@ func serve(ctx context.Context, ln net.Listener, lim Limits, logger *slog.Logger
 // errPanic reports a handler that panicked.
 var errPanic = errors.New("postfix: handler panicked")
 
-// runSession runs sess, turning a panic into an error so that a bug in a
-// handler closes one connection instead of the whole server (as net/http
-// does).
-func runSession(hctx context.Context, c *conn, sess session) (err error) {
+// runSession serves the requests of one connection with req until one
+// fails, the connection ends or stays idle, or MaxRequestsPerConn have been
+// served. It turns a panic into an error so that a bug in a handler closes
+// one connection instead of the whole server (as net/http does).
+func runSession(hctx context.Context, c *conn, req request) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.logger.Error("panic while serving a request", "panic", r, "stack", string(debug.Stack()))
 			err = errPanic
 		}
 	}()
-	return sess(hctx, c)
+	for n := 0; n < c.lim.MaxRequestsPerConn; n++ {
+		if werr := c.awaitRequest(); werr != nil {
+			return werr
+		}
+		if rerr := req(hctx, c); rerr != nil {
+			return rerr
+		}
+	}
+	return nil
 }
 
 func isTemporary(err error) bool {

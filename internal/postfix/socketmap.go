@@ -160,32 +160,20 @@ func (s *SocketmapServer) Serve(ctx context.Context, ln net.Listener) error {
 	lim := s.Limits.withDefaults(DefaultMapRequestSize)
 	defer ln.Close()
 	return serve(ctx, ln, lim, s.Logger, "socketmap", func(hctx context.Context, c *conn) error {
-		var out []byte
-		for n := 0; n < lim.MaxRequestsPerConn; n++ {
-			if err := c.awaitRequest(); err != nil {
-				return err
-			}
-			p, err := ReadNetstring(c.br, lim.MaxRequestSize)
-			if err != nil {
-				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err) {
-					return errIdle
-				}
-				return err
-			}
-			var r MapReply
-			name, key, perr := ParseSocketmapRequest(p)
-			if perr != nil {
-				c.logger.Warn("malformed socketmap request", "err", perr)
-				r = MapReply{Status: MapPerm, Text: "malformed request"}
-			} else {
-				r = s.Handler.lookup(hctx, lim, name, key)
-				c.logger.Debug("socketmap lookup", "map", name, "key", key, "status", string(r.Status))
-			}
-			out = AppendSocketmapReply(out[:0], r)
-			if err := c.reply(out); err != nil {
-				return err
-			}
+		p, err := ReadNetstring(c.br, lim.MaxRequestSize)
+		if err != nil {
+			return readFailed(err)
 		}
-		return nil
+		var r MapReply
+		name, key, perr := ParseSocketmapRequest(p)
+		if perr != nil {
+			c.logger.Warn("malformed socketmap request", "err", perr)
+			r = MapReply{Status: MapPerm, Text: "malformed request"}
+		} else {
+			r = s.Handler.lookup(hctx, lim, name, key)
+			c.logger.Debug("socketmap lookup", "map", name, "key", key, "status", string(r.Status))
+		}
+		c.out = AppendSocketmapReply(c.out[:0], r)
+		return c.reply(c.out)
 	})
 }

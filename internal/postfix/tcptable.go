@@ -196,36 +196,24 @@ func (s *TCPTableServer) Serve(ctx context.Context, ln net.Listener) error {
 	lim := s.Limits.withDefaults(DefaultMapRequestSize)
 	defer ln.Close()
 	return serve(ctx, ln, lim, s.Logger, "tcp_table", func(hctx context.Context, c *conn) error {
-		var out []byte
-		for n := 0; n < lim.MaxRequestsPerConn; n++ {
-			if err := c.awaitRequest(); err != nil {
+		line, err := ReadTCPTableLine(c.br, lim.MaxRequestSize)
+		if err != nil {
+			if errors.Is(err, ErrTooLarge) {
+				_ = c.reply(AppendTCPTableReply(nil, MapReply{Status: MapPerm, Text: "request too long"}))
 				return err
 			}
-			line, err := ReadTCPTableLine(c.br, lim.MaxRequestSize)
-			if err != nil {
-				if errors.Is(err, ErrTooLarge) {
-					_ = c.reply(AppendTCPTableReply(nil, MapReply{Status: MapPerm, Text: "request too long"}))
-					return err
-				}
-				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err) {
-					return errIdle
-				}
-				return err
-			}
-			var r MapReply
-			key, perr := ParseTCPTableRequest(line)
-			if perr != nil {
-				c.logger.Warn("malformed tcp_table request", "err", perr)
-				r = MapReply{Status: MapPerm, Text: "malformed request"}
-			} else {
-				r = s.Handler.lookup(hctx, lim, s.Map, key)
-				c.logger.Debug("tcp_table lookup", "map", s.Map, "key", key, "status", string(r.Status))
-			}
-			out = AppendTCPTableReply(out[:0], r)
-			if err := c.reply(out); err != nil {
-				return err
-			}
+			return readFailed(err)
 		}
-		return nil
+		var r MapReply
+		key, perr := ParseTCPTableRequest(line)
+		if perr != nil {
+			c.logger.Warn("malformed tcp_table request", "err", perr)
+			r = MapReply{Status: MapPerm, Text: "malformed request"}
+		} else {
+			r = s.Handler.lookup(hctx, lim, s.Map, key)
+			c.logger.Debug("tcp_table lookup", "map", s.Map, "key", key, "status", string(r.Status))
+		}
+		c.out = AppendTCPTableReply(c.out[:0], r)
+		return c.reply(c.out)
 	})
 }
