@@ -249,27 +249,20 @@ func ParseRecord(txt string) (*Record, error) {
 		}
 		bad := func() error { return &SyntaxError{Record: txt, Tag: name, Value: value, Err: ErrSyntax} }
 		switch name {
-		case "p":
+		case "p", "sp", "np":
 			p, ok := parsePolicy(value)
 			if !ok {
 				policyBad = true
 				continue
 			}
-			r.Policy = p
-		case "sp":
-			p, ok := parsePolicy(value)
-			if !ok {
-				policyBad = true
-				continue
+			switch name {
+			case "p":
+				r.Policy = p
+			case "sp":
+				r.SubdomainPolicy = p
+			default:
+				r.NonexistentPolicy = p
 			}
-			r.SubdomainPolicy = p
-		case "np":
-			p, ok := parsePolicy(value)
-			if !ok {
-				policyBad = true
-				continue
-			}
-			r.NonexistentPolicy = p
 		case "adkim", "aspf":
 			var a Alignment
 			switch strings.ToLower(value) {
