@@ -233,7 +233,7 @@ func generateSPFCase(r *rand.Rand) genCase {
 	}
 	for _, ip := range genClients {
 		a := netip.MustParseAddr(ip)
-		rev := reverseName(a)
+		rev := strings.TrimSuffix(resolver.ReverseAddr(a), ".")
 		for range r.IntN(3) {
 			add(rev, "PTR", pick("h0.g.test", "h1.g.test", "h2.g.test", "h3.g.test", "nx.g.test", "h1.sub.g.test"))
 		}
@@ -346,19 +346,6 @@ func ipDots(a netip.Addr) string {
 		parts = append(parts, fmt.Sprintf("%x.%x", b>>4, b&15))
 	}
 	return strings.Join(parts, ".")
-}
-
-func reverseName(a netip.Addr) string {
-	if a.Is4() {
-		b := a.As4()
-		return fmt.Sprintf("%d.%d.%d.%d.in-addr.arpa", b[3], b[2], b[1], b[0])
-	}
-	var parts []string
-	b := a.As16()
-	for i := 15; i >= 0; i-- {
-		parts = append(parts, fmt.Sprintf("%x.%x", b[i]&15, b[i]>>4))
-	}
-	return strings.Join(parts, ".") + ".ip6.arpa"
 }
 
 // pyspfKnownWrong recognises a generated disagreement where pyspf departs

@@ -421,6 +421,7 @@ func TestReverseName(t *testing.T) {
 			want, err := dns.ReverseAddr(strings.Split(tc.in, "%")[0])
 			require.NoError(t, err)
 			assert.Equal(t, want, got, "agrees with miekg/dns")
+			assert.Equal(t, tc.want, resolver.ReverseAddr(netip.MustParseAddr(tc.in)))
 		})
 	}
 	_, err := resolver.ReverseName("192.0.2")

@@ -26,7 +26,7 @@ func lookupTXT(ctx context.Context, q Querier, name string) ([]string, error) {
 	txts := make([]string, 0, len(a.Records))
 	for _, rr := range a.Records {
 		if t, ok := rr.(*dns.TXT); ok {
-			txts = append(txts, joinTXT(t.Txt))
+			txts = append(txts, JoinTXT(t.Txt))
 		}
 	}
 	return txts, nil
@@ -196,24 +196,28 @@ func ReverseName(addr string) (string, error) {
 	if err != nil {
 		return "", ErrUnknownAddress
 	}
+	return ReverseAddr(ip), nil
+}
+
+// ReverseAddr is [ReverseName] for a parsed address.
+func ReverseAddr(ip netip.Addr) string {
 	ip = ip.Unmap().WithZone("")
 	const hexDigits = "0123456789abcdef"
-	var b []byte
+	var buf [64 + len("ip6.arpa.")]byte
+	b := buf[:0]
 	if ip.Is4() {
 		v := ip.As4()
-		b = make([]byte, 0, len("255.255.255.255.in-addr.arpa."))
 		for i := 3; i >= 0; i-- {
 			b = appendUint8(b, v[i])
 			b = append(b, '.')
 		}
-		return string(append(b, "in-addr.arpa."...)), nil
+		return string(append(b, "in-addr.arpa."...))
 	}
 	v := ip.As16()
-	b = make([]byte, 0, 64+len("ip6.arpa."))
 	for i := 15; i >= 0; i-- {
 		b = append(b, hexDigits[v[i]&0xf], '.', hexDigits[v[i]>>4], '.')
 	}
-	return string(append(b, "ip6.arpa."...)), nil
+	return string(append(b, "ip6.arpa."...))
 }
 
 func appendUint8(b []byte, v uint8) []byte {

@@ -342,9 +342,11 @@ func appendUnescaped(b []byte, s string) []byte {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// joinTXT returns the octets of the character-strings of a TXT record
-// joined without a separator, as net.Resolver.LookupTXT returns them.
-func joinTXT(parts []string) string {
+// JoinTXT returns the octets of the character-strings of a TXT record, as
+// miekg/dns presents them in dns.TXT.Txt (with \" \\ and \DDD escapes),
+// joined without a separator, as net.Resolver.LookupTXT returns them and as
+// SPF reads a record (RFC 7208 §3.3).
+func JoinTXT(parts []string) string {
 	escaped := false
 	for _, p := range parts {
 		if strings.IndexByte(p, '\\') >= 0 {

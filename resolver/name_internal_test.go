@@ -63,8 +63,8 @@ func TestUnescapeString(t *testing.T) {
 	} {
 		assert.Equal(t, want, unescapeString(in), in)
 	}
-	assert.Equal(t, "a\"b;c", joinTXT([]string{`a\"`, `b\;c`}))
-	assert.Equal(t, "abc", joinTXT([]string{"a", "bc"}))
+	assert.Equal(t, "a\"b;c", JoinTXT([]string{`a\"`, `b\;c`}))
+	assert.Equal(t, "abc", JoinTXT([]string{"a", "bc"}))
 }
 
 // FuzzCanonicalName checks, for any raw name, that the fast path agrees

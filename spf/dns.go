@@ -62,7 +62,7 @@ func (e *eval) lookupTXT(name string, buf []string) ([]string, bool, error) {
 		out := buf[:0]
 		for _, rr := range a.Records {
 			if t, ok := rr.(*dns.TXT); ok {
-				out = append(out, joinTXT(t.Txt))
+				out = append(out, resolver.JoinTXT(t.Txt))
 			}
 		}
 		return out, len(out) == 0, nil
@@ -170,7 +170,7 @@ func (e *eval) lookupMX(name string, buf []string) (hosts []string, more, void b
 // lookupPTR returns the PTR names of the client IP, without trailing dots.
 func (e *eval) lookupPTR() ([]string, bool, error) {
 	if e.q != nil {
-		name := reverseName(e.ip)
+		name := trimDot(resolver.ReverseAddr(e.ip))
 		a, void, err := e.query(name, dns.TypePTR)
 		if err != nil || void {
 			return nil, void, err
@@ -238,65 +238,6 @@ func trimDot(s string) string {
 		return s[:n-1]
 	}
 	return s
-}
-
-// reverseName returns the in-addr.arpa or ip6.arpa name of ip.
-func reverseName(ip netip.Addr) string {
-	var buf [80]byte
-	b := buf[:0]
-	if ip.Is4() {
-		a := ip.As4()
-		for i := 3; i >= 0; i-- {
-			b = strconv.AppendUint(b, uint64(a[i]), 10)
-			b = append(b, '.')
-		}
-		return string(append(b, "in-addr.arpa"...))
-	}
-	const hex = "0123456789abcdef"
-	a := ip.As16()
-	for i := 15; i >= 0; i-- {
-		b = append(b, hex[a[i]&15], '.', hex[a[i]>>4], '.')
-	}
-	return string(append(b, "ip6.arpa"...))
-}
-
-// joinTXT joins the character-strings of a TXT record as miekg/dns
-// presents them (with \" \\ and \DDD escapes) into the raw octets.
-func joinTXT(parts []string) string {
-	escaped := false
-	for _, p := range parts {
-		if strings.IndexByte(p, '\\') >= 0 {
-			escaped = true
-			break
-		}
-	}
-	if !escaped {
-		if len(parts) == 1 {
-			return parts[0]
-		}
-		return strings.Join(parts, "")
-	}
-	var b []byte
-	for _, p := range parts {
-		for i := 0; i < len(p); i++ {
-			c := p[i]
-			if c != '\\' || i+1 >= len(p) {
-				b = append(b, c)
-				continue
-			}
-			if i+3 < len(p) && isDigit(p[i+1]) && isDigit(p[i+2]) && isDigit(p[i+3]) {
-				v := int(p[i+1]-'0')*100 + int(p[i+2]-'0')*10 + int(p[i+3]-'0')
-				if v < 256 {
-					b = append(b, byte(v))
-					i += 3
-					continue
-				}
-			}
-			b = append(b, p[i+1])
-			i++
-		}
-	}
-	return string(b)
 }
 
 func rcodeName(rcode int) string {
