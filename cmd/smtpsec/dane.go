@@ -41,13 +41,9 @@ func daneRun(ctx context.Context, args []string, e env) int {
 	port := fs.Int("port", 25, "SMTP `port`, for the TLSA name _PORT._tcp.HOST")
 	domainFlag := fs.String("domain", "", "the next-hop `domain` whose MX HOST is (its MX lookup must be secure)")
 	assumeSecure := fs.Bool("assume-secure", false, "with --zone: treat the zone as DNSSEC-signed and validated")
-	pos, code, ok := parseFlags(fs, args, e)
+	host, code, ok := parseName(fs, args, e, "HOST")
 	if !ok {
 		return code
-	}
-	host, ok := oneName(e, pos, "dane", "HOST")
-	if !ok {
-		return exitUsage
 	}
 	if *port < 1 || *port > 65535 {
 		return usageError(e, "--port must be 1 to 65535")

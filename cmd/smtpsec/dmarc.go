@@ -32,13 +32,9 @@ func dmarcRun(ctx context.Context, args []string, e env) int {
 	var c common
 	c.register(fs)
 	bis := fs.Bool("dmarcbis", false, "discover with the DMARCbis DNS tree walk instead of the public suffix list")
-	pos, code, ok := parseFlags(fs, args, e)
+	domain, code, ok := parseName(fs, args, e, "DOMAIN")
 	if !ok {
 		return code
-	}
-	domain, ok := oneName(e, pos, "dmarc", "DOMAIN")
-	if !ok {
-		return exitUsage
 	}
 	r, err := c.resolver()
 	if err != nil {

@@ -59,13 +59,9 @@ func spfLint(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("spf lint", flag.ContinueOnError)
 	var c common
 	c.register(fs)
-	pos, code, ok := parseFlags(fs, args, e)
+	domain, code, ok := parseName(fs, args, e, "DOMAIN")
 	if !ok {
 		return code
-	}
-	domain, ok := oneName(e, pos, "spf lint", "DOMAIN")
-	if !ok {
-		return exitUsage
 	}
 	r, err := c.resolver()
 	if err != nil {

@@ -227,18 +227,21 @@ func tempOrNegative(err error) int {
 	return exitNegative
 }
 
-// oneName returns the one positional argument of cmd, a domain or host name
-// (what, for the message), normalised to a lower-case A-label name. It
-// reports a usage error and returns false otherwise.
-func oneName(e env, pos []string, cmd, what string) (string, bool) {
+// parseName parses args with fs, as parseFlags does, and returns the
+// command's one positional argument, a domain or host name (what, for the
+// message), normalised to a lower-case A-label name. It returns ok false,
+// having reported the problem, and the exit code otherwise.
+func parseName(fs *flag.FlagSet, args []string, e env, what string) (name string, code int, ok bool) {
+	pos, code, ok := parseFlags(fs, args, e)
+	if !ok {
+		return "", code, false
+	}
 	if len(pos) != 1 {
-		usageError(e, "%s takes one %s", cmd, what)
-		return "", false
+		return "", usageError(e, "%s takes one %s", fs.Name(), what), false
 	}
 	name, err := dnsname.Normalize(pos[0])
 	if err != nil {
-		usageError(e, "%v", err)
-		return "", false
+		return "", usageError(e, "%v", err), false
 	}
-	return name, true
+	return name, exitOK, true
 }

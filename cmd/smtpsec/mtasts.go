@@ -39,13 +39,9 @@ func mtastsRun(ctx context.Context, args []string, e env) int {
 	var c common
 	c.register(fs)
 	policyFile := fs.String("policy", "", "read the policy from this `file` instead of fetching it over HTTPS")
-	pos, code, ok := parseFlags(fs, args, e)
+	domain, code, ok := parseName(fs, args, e, "DOMAIN")
 	if !ok {
 		return code
-	}
-	domain, ok := oneName(e, pos, "mtasts", "DOMAIN")
-	if !ok {
-		return exitUsage
 	}
 	var policyText []byte
 	if *policyFile != "" {
