@@ -585,21 +585,10 @@ func hostForm(host string) string {
 	return h
 }
 
-// isASCII reports whether s has no octet >= 0x80, eight at a time.
+// isASCII reports whether s has no octet >= 0x80.
 func isASCII(s string) bool {
-	const high = 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		if binary.LittleEndian.Uint64([]byte(s[i:i+8]))&high != 0 {
-			return false
-		}
-	}
-	for ; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
+	ascii, _ := domainFlags(s)
+	return ascii
 }
 
 // isOwnDomain reports whether host is the SRS domain (postsrsd compares
