@@ -114,10 +114,7 @@ func daneRun(ctx context.Context, args []string, e env) int {
 		}
 	}
 	if c.json {
-		if err := writeJSON(e.stdout, j); err != nil {
-			return fail(e, exitTemp, err)
-		}
-		return code
+		return printJSON(e, j, code)
 	}
 	w := e.stdout
 	fmt.Fprintf(w, "host:        %s port %d\n", j.Host, j.Port)

@@ -80,10 +80,7 @@ func dmarcRun(ctx context.Context, args []string, e env) int {
 		code = exitNegative
 	}
 	if c.json {
-		if err := writeJSON(e.stdout, j); err != nil {
-			return fail(e, exitTemp, err)
-		}
-		return code
+		return printJSON(e, j, code)
 	}
 	w := e.stdout
 	fmt.Fprintf(w, "domain:                %s\n", j.Domain)

@@ -109,10 +109,7 @@ func spfLint(ctx context.Context, args []string, e env) int {
 		code = exitNegative
 	}
 	if c.json {
-		if err := writeJSON(e.stdout, rep); err != nil {
-			return fail(e, exitTemp, err)
-		}
-		return code
+		return printJSON(e, rep, code)
 	}
 	printLint(e.stdout, rep.Tree, 0)
 	fmt.Fprintf(e.stdout, "total lookups: %d of %d\n", rep.TotalLookups, lintMaxLookups)

@@ -210,12 +210,16 @@ func parseFlags(fs *flag.FlagSet, args []string, e env) (pos []string, code int,
 	}
 }
 
-// writeJSON prints v as indented JSON.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+// printJSON prints v, a command's result, on standard output as indented
+// JSON, and returns code, or exitTemp when v could not be written.
+func printJSON(e env, v any, code int) int {
+	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return fail(e, exitTemp, err)
+	}
+	return code
 }
 
 // tempOrNegative maps an error that ended a DNS-reading command to an exit

@@ -281,10 +281,7 @@ func starttlsProbe(ctx context.Context, args []string, e env) int {
 
 func printProbe(e env, asJSON bool, j probeJSON, code int) int {
 	if asJSON {
-		if err := writeJSON(e.stdout, j); err != nil {
-			return fail(e, exitTemp, err)
-		}
-		return code
+		return printJSON(e, j, code)
 	}
 	w := e.stdout
 	fmt.Fprintf(w, "server:      %s\n", j.Server)

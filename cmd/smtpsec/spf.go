@@ -97,10 +97,7 @@ func printSPFCheck(e env, asJSON bool, out spf.Outcome, err error, trace []strin
 			VoidLookups: out.VoidLookups, Authentic: out.Authentic,
 			ReceivedSPF: out.ReceivedSPF(), AuthResults: out.AuthenticationResults(), Trace: trace,
 		}
-		if werr := writeJSON(e.stdout, j); werr != nil {
-			return fail(e, exitTemp, werr)
-		}
-		return code
+		return printJSON(e, j, code)
 	}
 	w := e.stdout
 	for _, l := range trace {

@@ -133,9 +133,7 @@ func srsRun(_ context.Context, args []string, e env, fwd bool) int {
 		if out == nil {
 			out = []srsJSON{}
 		}
-		if err := writeJSON(e.stdout, out); err != nil {
-			return fail(e, exitTemp, err)
-		}
+		return printJSON(e, out, code)
 	}
 	return code
 }
