@@ -74,6 +74,15 @@ type serveCommon struct {
 	socketMode      string
 }
 
+// flagSet returns the flag set of the service command name with the flags
+// every service has, bound to c; help comes before the flags in -h.
+func (c *serveCommon) flagSet(name, help string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), help); fs.PrintDefaults() }
+	c.register(fs)
+	return fs
+}
+
 func (c *serveCommon) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.config, "config", "", "read settings from this `file` (\"name = value\" lines, see \"smtpsec serve -h\"); flags override it")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")

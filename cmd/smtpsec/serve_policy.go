@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -317,10 +316,8 @@ Flags:
 `
 
 func servePolicy(ctx context.Context, args []string, e env) int {
-	fs := flag.NewFlagSet("serve policy", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), policyHelp); fs.PrintDefaults() }
 	var c serveCommon
-	c.register(fs)
+	fs := c.flagSet("serve policy", policyHelp)
 	addr := fs.String("listen", "127.0.0.1:10040", "listen `address`: host:port or unix:/path")
 	dnsAddr := fs.String("dns", "", "ask this DNS server (`ip` or ip:port) instead of /etc/resolv.conf")
 	zone := fs.String("zone", "", "answer DNS queries from this zone `file` (testing)")

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -136,10 +134,8 @@ Flags:
 `
 
 func serveSRS(ctx context.Context, args []string, e env) int {
-	fs := flag.NewFlagSet("serve srs", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), srsHelp); fs.PrintDefaults() }
 	var c serveCommon
-	c.register(fs)
+	fs := c.flagSet("serve srs", srsHelp)
 	domain := fs.String("domain", "", "the SRS `domain` (required)")
 	secretsFile := fs.String("secrets", "", "postsrsd secrets `file` (required)")
 	sep := fs.String("separator", "=", "separator after SRS0/SRS1: =, + or -")
