@@ -11,6 +11,7 @@ import (
 
 	"github.com/smtpsec/smtpsec/internal/dnsname"
 	"github.com/smtpsec/smtpsec/resolver"
+	"github.com/smtpsec/smtpsec/starttls/internal/txtrecord"
 )
 
 // DefaultBackoff is how long Client waits after a failed fetch before it
@@ -127,29 +128,11 @@ func LookupRecord(ctx context.Context, r resolver.Resolver, domain string) (*Rec
 	if err != nil {
 		return nil, errors.Join(ErrDomain, err)
 	}
-	txts, err := r.LookupTXT(ctx, "_mta-sts."+d+".")
-	if err != nil {
-		if resolver.IsNotFound(err) {
-			return nil, &LookupError{Domain: d, Kind: ErrNoRecord, Err: err}
-		}
-		return nil, &LookupError{Domain: d, Kind: ErrDNS, Err: err}
-	}
-	var sts []string
-	for _, t := range txts {
-		if isSTSRecord(t) {
-			sts = append(sts, t)
-		}
-	}
-	switch len(sts) {
-	case 0:
-		return nil, &LookupError{Domain: d, Kind: ErrNoRecord}
-	case 1:
-	default:
-		return nil, &LookupError{Domain: d, Kind: ErrMultipleRecords}
-	}
-	rec, err := ParseRecord(sts[0])
-	if err != nil {
-		return nil, &LookupError{Domain: d, Kind: ErrRecordSyntax, Err: err}
+	rec, kind, err := txtrecord.Lookup(ctx, r, "_mta-sts."+d+".", isSTSRecord, ParseRecord, txtrecord.Kinds{
+		NoRecord: ErrNoRecord, MultipleRecords: ErrMultipleRecords, RecordSyntax: ErrRecordSyntax, DNS: ErrDNS,
+	})
+	if kind != nil {
+		return nil, &LookupError{Domain: d, Kind: kind, Err: err}
 	}
 	return rec, nil
 }

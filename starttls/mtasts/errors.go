@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/smtpsec/smtpsec/starttls/internal/txtrecord"
 )
 
 // Sentinel errors. Functions return them wrapped in the detail types below,
@@ -109,12 +111,7 @@ func (e *FetchError) Error() string {
 }
 
 // Unwrap returns Kind and the cause.
-func (e *FetchError) Unwrap() []error {
-	if e.Err != nil {
-		return []error{e.Kind, e.Err}
-	}
-	return []error{e.Kind}
-}
+func (e *FetchError) Unwrap() []error { return txtrecord.Unwrap(e.Kind, e.Err) }
 
 // LookupError reports a failed or unusable _mta-sts TXT lookup.
 type LookupError struct {
@@ -127,21 +124,10 @@ type LookupError struct {
 }
 
 // Error implements error.
-func (e *LookupError) Error() string {
-	s := e.Kind.Error() + " for " + strconv.Quote(e.Domain)
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
+func (e *LookupError) Error() string { return txtrecord.LookupErrorText(e.Kind, e.Domain, e.Err) }
 
 // Unwrap returns Kind and the cause.
-func (e *LookupError) Unwrap() []error {
-	if e.Err != nil {
-		return []error{e.Kind, e.Err}
-	}
-	return []error{e.Kind}
-}
+func (e *LookupError) Unwrap() []error { return txtrecord.Unwrap(e.Kind, e.Err) }
 
 // MXError reports an MX host that an enforced policy does not allow.
 type MXError struct {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/smtpsec/smtpsec/internal/dnsname"
+	"github.com/smtpsec/smtpsec/starttls/internal/txtrecord"
 )
 
 // Mode is the policy mode of RFC 8461 §5. The values are the RFC tokens.
@@ -134,7 +135,7 @@ func ParsePolicy(text string) (*Policy, error) {
 		default:
 			// RFC 8461 §3.2: sts-policy-extension; unknown fields are
 			// ignored. Keep those with a valid name and visible value.
-			if isExtName(k) && isPolicyExtValue(v) {
+			if txtrecord.IsExtName(k) && isPolicyExtValue(v) {
 				p.Extensions = append(p.Extensions, Extension{Key: k, Value: v})
 			}
 		}

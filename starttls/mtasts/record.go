@@ -2,6 +2,8 @@ package mtasts
 
 import (
 	"strings"
+
+	"github.com/smtpsec/smtpsec/starttls/internal/txtrecord"
 )
 
 // Version is the only MTA-STS version, in both the TXT record and the policy
@@ -95,10 +97,10 @@ func ParseRecord(txt string) (*Record, error) {
 		case k == "v":
 			return fail("version repeated")
 		default:
-			if !isExtName(k) {
+			if !txtrecord.IsExtName(k) {
 				return fail("invalid extension name")
 			}
-			if !isRecordExtValue(v) {
+			if !txtrecord.IsExtValue(v) {
 				return fail("invalid extension value")
 			}
 			r.Extensions = append(r.Extensions, Extension{Key: k, Value: v})
@@ -116,39 +118,6 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isAlnum(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if !isAlpha(s[i]) && !isDigit(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// isExtName: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / "."), the
-// extension name of both the TXT record and the policy file.
-func isExtName(s string) bool {
-	if len(s) < 1 || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case isAlpha(c) || isDigit(c):
-		case i > 0 && (c == '_' || c == '-' || c == '.'):
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// isRecordExtValue: 1*(%x21-3A / %x3C / %x3E-7E), visible ASCII except ";"
-// and "=".
-func isRecordExtValue(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == ';' || c == '=' {
 			return false
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/smtpsec/smtpsec/internal/dnsname"
 	"github.com/smtpsec/smtpsec/resolver"
+	"github.com/smtpsec/smtpsec/starttls/internal/txtrecord"
 )
 
 // Version is the version tag of a TLS-RPT record (RFC 8460 §3).
@@ -169,7 +170,7 @@ func ParseRecord(txt string) (*Record, error) {
 		case k == "v":
 			return fail("version repeated")
 		default:
-			if !isExtName(k) || !isExtValue(v) {
+			if !txtrecord.IsExtName(k) || !txtrecord.IsExtValue(v) {
 				return fail("invalid extension")
 			}
 			r.Extensions = append(r.Extensions, Extension{Key: k, Value: v})
@@ -208,33 +209,6 @@ func parseURI(s string) (*url.URL, error) {
 	return u, nil
 }
 
-func isExtName(s string) bool {
-	if len(s) < 1 || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		alnum := c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'z'
-		if !alnum && (i == 0 || c != '_' && c != '-' && c != '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func isExtValue(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == ';' || c == '=' {
-			return false
-		}
-	}
-	return true
-}
-
 // LookupError reports a failed or unusable _smtp._tls lookup.
 type LookupError struct {
 	// Domain is the domain looked up.
@@ -246,21 +220,10 @@ type LookupError struct {
 }
 
 // Error implements error.
-func (e *LookupError) Error() string {
-	s := e.Kind.Error() + " for " + strconv.Quote(e.Domain)
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
+func (e *LookupError) Error() string { return txtrecord.LookupErrorText(e.Kind, e.Domain, e.Err) }
 
 // Unwrap returns Kind and the cause.
-func (e *LookupError) Unwrap() []error {
-	if e.Err != nil {
-		return []error{e.Kind, e.Err}
-	}
-	return []error{e.Kind}
-}
+func (e *LookupError) Unwrap() []error { return txtrecord.Unwrap(e.Kind, e.Err) }
 
 // LookupRecord returns the TLS-RPT record of domain, the policy domain of a
 // report: the TXT record at _smtp._tls.<domain> that starts with
@@ -272,29 +235,11 @@ func LookupRecord(ctx context.Context, r resolver.Resolver, domain string) (*Rec
 	if err != nil {
 		return nil, errors.Join(ErrDomain, err)
 	}
-	txts, err := r.LookupTXT(ctx, "_smtp._tls."+d+".")
-	if err != nil {
-		if resolver.IsNotFound(err) {
-			return nil, &LookupError{Domain: d, Kind: ErrNoRecord, Err: err}
-		}
-		return nil, &LookupError{Domain: d, Kind: ErrDNS, Err: err}
-	}
-	var recs []string
-	for _, t := range txts {
-		if isRecord(t) {
-			recs = append(recs, t)
-		}
-	}
-	switch len(recs) {
-	case 0:
-		return nil, &LookupError{Domain: d, Kind: ErrNoRecord}
-	case 1:
-	default:
-		return nil, &LookupError{Domain: d, Kind: ErrMultipleRecords}
-	}
-	rec, err := ParseRecord(recs[0])
-	if err != nil {
-		return nil, &LookupError{Domain: d, Kind: ErrRecordSyntax, Err: err}
+	rec, kind, err := txtrecord.Lookup(ctx, r, "_smtp._tls."+d+".", isRecord, ParseRecord, txtrecord.Kinds{
+		NoRecord: ErrNoRecord, MultipleRecords: ErrMultipleRecords, RecordSyntax: ErrRecordSyntax, DNS: ErrDNS,
+	})
+	if kind != nil {
+		return nil, &LookupError{Domain: d, Kind: kind, Err: err}
 	}
 	return rec, nil
 }
