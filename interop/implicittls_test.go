@@ -100,17 +100,11 @@ func TestImplicitTLSPostfixServer(t *testing.T) {
 	})
 	t.Run("verify wrong name", func(t *testing.T) {
 		_, err := implicitDial(t, addr, "other.example.test", &starttls.Policy{RootCAs: ca.Pool()})
-		require.ErrorIs(t, err, starttls.ErrCertificate)
-		var e *starttls.Error
-		require.ErrorAs(t, err, &e)
-		assert.Equal(t, starttls.ResultCertificateHostMismatch, e.Result)
+		requireTLSError(t, err, starttls.ErrCertificate, starttls.ResultCertificateHostMismatch)
 	})
 	t.Run("verify untrusted CA", func(t *testing.T) {
 		_, err := implicitDial(t, addr, "mx.example.test", &starttls.Policy{RootCAs: other.Pool()})
-		require.ErrorIs(t, err, starttls.ErrCertificate)
-		var e *starttls.Error
-		require.ErrorAs(t, err, &e)
-		assert.Equal(t, starttls.ResultCertificateNotTrusted, e.Result)
+		e := requireTLSError(t, err, starttls.ErrCertificate, starttls.ResultCertificateNotTrusted)
 		assert.True(t, e.Temporary())
 	})
 	t.Run("encrypt", func(t *testing.T) {
@@ -142,10 +136,7 @@ func TestImplicitTLSPostfixServer(t *testing.T) {
 	t.Run("STARTTLS port is not implicit TLS", func(t *testing.T) {
 		// Postfix greets in plaintext; the client never reads it as SMTP.
 		_, err := implicitDial(t, fmt.Sprintf("127.0.0.1:%d", pf.SMTP), "mx.example.test", &starttls.Policy{RootCAs: ca.Pool()})
-		require.ErrorIs(t, err, starttls.ErrNotOffered)
-		var e *starttls.Error
-		require.ErrorAs(t, err, &e)
-		assert.Equal(t, starttls.ResultSTARTTLSNotSupported, e.Result)
+		requireTLSError(t, err, starttls.ErrNotOffered, starttls.ResultSTARTTLSNotSupported)
 	})
 	t.Run("may refused", func(t *testing.T) {
 		_, err := implicitDial(t, addr, "mx.example.test", &starttls.Policy{Level: starttls.May})

@@ -126,17 +126,11 @@ func TestSTARTTLSPostfixServer(t *testing.T) {
 	})
 	t.Run("verify wrong name", func(t *testing.T) {
 		_, err := stlsUpgrade(t, addr, "other.example.test", &starttls.Policy{RootCAs: ca.Pool()})
-		require.ErrorIs(t, err, starttls.ErrCertificate)
-		var e *starttls.Error
-		require.ErrorAs(t, err, &e)
-		assert.Equal(t, starttls.ResultCertificateHostMismatch, e.Result)
+		requireTLSError(t, err, starttls.ErrCertificate, starttls.ResultCertificateHostMismatch)
 	})
 	t.Run("verify untrusted CA", func(t *testing.T) {
 		_, err := stlsUpgrade(t, addr, "mx.example.test", &starttls.Policy{RootCAs: other.Pool()})
-		require.ErrorIs(t, err, starttls.ErrCertificate)
-		var e *starttls.Error
-		require.ErrorAs(t, err, &e)
-		assert.Equal(t, starttls.ResultCertificateNotTrusted, e.Result)
+		requireTLSError(t, err, starttls.ErrCertificate, starttls.ResultCertificateNotTrusted)
 	})
 	for name, roots := range map[string]*testcert.CA{"encrypt right CA": ca, "encrypt untrusted CA": other} {
 		t.Run(name, func(t *testing.T) {
@@ -436,4 +430,15 @@ func TestSTARTTLSGoSMTPServer(t *testing.T) {
 
 	_, err = stlsUpgrade(t, ln.Addr().String(), "wrong.example.test", &starttls.Policy{RootCAs: ca.Pool()})
 	require.ErrorIs(t, err, starttls.ErrCertificate)
+}
+
+// requireTLSError asserts that err is a *starttls.Error of kind with the
+// TLS-RPT result want, and returns it.
+func requireTLSError(t *testing.T, err, kind error, want starttls.ResultType) *starttls.Error {
+	t.Helper()
+	require.ErrorIs(t, err, kind)
+	var e *starttls.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, want, e.Result)
+	return e
 }
