@@ -276,16 +276,14 @@ type PolicyServer struct {
 // the listener's error if accepting fails for another reason. ln is
 // closed when Serve returns.
 func (s *PolicyServer) Serve(ctx context.Context, ln net.Listener) error {
-	lim := s.Limits.withDefaults(DefaultPolicyRequestSize)
-	defer ln.Close()
-	return serve(ctx, ln, lim, s.Logger, "policy", func(hctx context.Context, c *conn) error {
-		req, err := ReadPolicyRequest(c.br, lim.MaxRequestSize)
+	return serve(ctx, ln, s.Limits.withDefaults(DefaultPolicyRequestSize), s.Logger, "policy", func(hctx context.Context, c *conn) error {
+		req, err := ReadPolicyRequest(c.br, c.lim.MaxRequestSize)
 		if err != nil {
 			// SMTPD_POLICY_README: a policy server in trouble logs a
 			// warning and disconnects without a reply.
 			return readFailed(err)
 		}
-		act, err := s.decide(hctx, lim, req)
+		act, err := s.decide(hctx, c.lim, req)
 		if err != nil {
 			return err
 		}

@@ -150,8 +150,10 @@ type request func(hctx context.Context, c *conn) error
 // up to MaxRequestsPerConn a connection, until ctx ends. Then it stops
 // accepting, lets idle connections go, gives requests in progress
 // ShutdownTimeout, and returns nil once every connection is closed. It
-// returns the listener's error if accepting fails otherwise.
+// returns the listener's error if accepting fails otherwise. lim has its
+// defaults filled in; ln is closed when serve returns.
 func serve(ctx context.Context, ln net.Listener, lim Limits, logger *slog.Logger, proto string, req request) error {
+	defer ln.Close()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

@@ -157,10 +157,8 @@ type SocketmapServer struct {
 // Serve serves connections from ln until ctx ends, then shuts down
 // gracefully and returns nil, like PolicyServer.Serve.
 func (s *SocketmapServer) Serve(ctx context.Context, ln net.Listener) error {
-	lim := s.Limits.withDefaults(DefaultMapRequestSize)
-	defer ln.Close()
-	return serve(ctx, ln, lim, s.Logger, "socketmap", func(hctx context.Context, c *conn) error {
-		p, err := ReadNetstring(c.br, lim.MaxRequestSize)
+	return serve(ctx, ln, s.Limits.withDefaults(DefaultMapRequestSize), s.Logger, "socketmap", func(hctx context.Context, c *conn) error {
+		p, err := ReadNetstring(c.br, c.lim.MaxRequestSize)
 		if err != nil {
 			return readFailed(err)
 		}
@@ -170,7 +168,7 @@ func (s *SocketmapServer) Serve(ctx context.Context, ln net.Listener) error {
 			c.logger.Warn("malformed socketmap request", "err", perr)
 			r = MapReply{Status: MapPerm, Text: "malformed request"}
 		} else {
-			r = s.Handler.lookup(hctx, lim, name, key)
+			r = s.Handler.lookup(hctx, c.lim, name, key)
 			c.logger.Debug("socketmap lookup", "map", name, "key", key, "status", string(r.Status))
 		}
 		c.out = AppendSocketmapReply(c.out[:0], r)

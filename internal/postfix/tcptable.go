@@ -193,10 +193,8 @@ type TCPTableServer struct {
 // Serve serves connections from ln until ctx ends, then shuts down
 // gracefully and returns nil, like PolicyServer.Serve.
 func (s *TCPTableServer) Serve(ctx context.Context, ln net.Listener) error {
-	lim := s.Limits.withDefaults(DefaultMapRequestSize)
-	defer ln.Close()
-	return serve(ctx, ln, lim, s.Logger, "tcp_table", func(hctx context.Context, c *conn) error {
-		line, err := ReadTCPTableLine(c.br, lim.MaxRequestSize)
+	return serve(ctx, ln, s.Limits.withDefaults(DefaultMapRequestSize), s.Logger, "tcp_table", func(hctx context.Context, c *conn) error {
+		line, err := ReadTCPTableLine(c.br, c.lim.MaxRequestSize)
 		if err != nil {
 			if errors.Is(err, ErrTooLarge) {
 				_ = c.reply(AppendTCPTableReply(nil, MapReply{Status: MapPerm, Text: "request too long"}))
@@ -210,7 +208,7 @@ func (s *TCPTableServer) Serve(ctx context.Context, ln net.Listener) error {
 			c.logger.Warn("malformed tcp_table request", "err", perr)
 			r = MapReply{Status: MapPerm, Text: "malformed request"}
 		} else {
-			r = s.Handler.lookup(hctx, lim, s.Map, key)
+			r = s.Handler.lookup(hctx, c.lim, s.Map, key)
 			c.logger.Debug("tcp_table lookup", "map", s.Map, "key", key, "status", string(r.Status))
 		}
 		c.out = AppendTCPTableReply(c.out[:0], r)
