@@ -126,6 +126,17 @@ func newDANEEnv(t *testing.T) *daneEnv {
 	return &daneEnv{zone: z, dns: resolvertest.NewServer(t, z), ca: testcert.NewCA(t)}
 }
 
+// addMX adds mx.secure.test at 127.0.0.1, with the TLSA records tlsa
+// (presentation form) at _25._tcp.mx.secure.test.
+func (e *daneEnv) addMX(t *testing.T, tlsa ...string) {
+	t.Helper()
+	text := "$TTL 300\nmx.secure.test. A 127.0.0.1"
+	for _, r := range tlsa {
+		text += "\n_25._tcp.mx.secure.test. TLSA " + r
+	}
+	require.NoError(t, e.zone.Add(text))
+}
+
 // deliver runs TLSA discovery for host and an upgrade under level, with
 // fallback as the policy without DANE, against srv.
 func (e *daneEnv) deliver(t *testing.T, srv *smtpServer, in dane.Input, level starttls.Level, fallback starttls.Policy) (*starttls.Session, *dane.Host, error) {
@@ -159,7 +170,7 @@ func TestDANEOverTheWire(t *testing.T) {
 		e := newDANEEnv(t)
 		leaf := e.ca.Expired("wrong.invalid")
 		srv := startSMTP(t, leaf.TLS)
-		require.NoError(t, e.zone.Add("$TTL 300\n"+"mx.secure.test. A 127.0.0.1\n_25._tcp.mx.secure.test. TLSA "+spki311(leaf)))
+		e.addMX(t, spki311(leaf))
 		sess, h, err := e.deliver(t, srv, in, starttls.DANE, may)
 		require.NoError(t, err)
 		assert.Equal(t, dane.Authenticated, h.Status)
@@ -177,7 +188,7 @@ func TestDANEOverTheWire(t *testing.T) {
 		rec := dane.TLSA{Usage: dane.DANETA, Selector: dane.Cert, MatchingType: dane.SHA256}
 		d := testcertSHA256(inter.Cert.Raw)
 		rec.Data = d
-		require.NoError(t, e.zone.Add("$TTL 300\n"+"mx.secure.test. A 127.0.0.1\n_25._tcp.mx.secure.test. TLSA "+rec.String()))
+		e.addMX(t, rec.String())
 		_, _, err := e.deliver(t, srv, in, starttls.DANE, may)
 		require.Error(t, err)
 		assert.ErrorIs(t, err, starttls.ErrCertificate)
@@ -195,7 +206,7 @@ func TestDANEOverTheWire(t *testing.T) {
 		leaf := inter.Leaf("mx.secure.test")
 		srv := startSMTP(t, leaf.TLS)
 		rec := dane.TLSA{Usage: dane.DANETA, Selector: dane.Cert, MatchingType: dane.SHA256, Data: testcertSHA256(inter.Cert.Raw)}
-		require.NoError(t, e.zone.Add("$TTL 300\n"+"mx.secure.test. A 127.0.0.1\n_25._tcp.mx.secure.test. TLSA "+rec.String()))
+		e.addMX(t, rec.String())
 		sess, _, err := e.deliver(t, srv, in, starttls.DANEOnly, may)
 		require.NoError(t, err)
 		assert.Equal(t, starttls.AuthDANETA, sess.Authentication())
@@ -207,7 +218,7 @@ func TestDANEOverTheWire(t *testing.T) {
 		leaf := e.ca.Leaf("mx.secure.test")
 		srv := startSMTP(t, leaf.TLS) // the chain holds the leaf only
 		rec := dane.TLSA{Usage: dane.DANETA, Selector: dane.Cert, MatchingType: dane.Full, Data: e.ca.Cert.Raw}
-		require.NoError(t, e.zone.Add("$TTL 300\n"+"mx.secure.test. A 127.0.0.1\n_25._tcp.mx.secure.test. TLSA "+rec.String()))
+		e.addMX(t, rec.String())
 		sess, _, err := e.deliver(t, srv, in, starttls.DANE, may)
 		require.NoError(t, err)
 		assert.Equal(t, starttls.AuthDANETA, sess.Authentication())
@@ -219,9 +230,9 @@ func TestDANEOverTheWire(t *testing.T) {
 		leaf := testcert.SelfSigned(t, testcert.Spec{Names: []string{"whatever.invalid"}})
 		srv := startSMTP(t, leaf.TLS)
 		d := leaf.SPKISHA256()
-		require.NoError(t, e.zone.Add("$TTL 300\n"+"mx.secure.test. A 127.0.0.1\n"+
-			"_25._tcp.mx.secure.test. TLSA "+dane.TLSA{Usage: dane.PKIXEE, Selector: dane.SPKI, MatchingType: dane.SHA256, Data: d[:]}.String()+"\n"+
-			"_25._tcp.mx.secure.test. TLSA "+dane.TLSA{Usage: dane.PKIXTA, Selector: dane.SPKI, MatchingType: dane.SHA256, Data: d[:]}.String()))
+		e.addMX(t,
+			dane.TLSA{Usage: dane.PKIXEE, Selector: dane.SPKI, MatchingType: dane.SHA256, Data: d[:]}.String(),
+			dane.TLSA{Usage: dane.PKIXTA, Selector: dane.SPKI, MatchingType: dane.SHA256, Data: d[:]}.String())
 		sess, h, err := e.deliver(t, srv, in, starttls.DANE, may)
 		require.NoError(t, err)
 		assert.Equal(t, dane.EncryptOnly, h.Status)
@@ -239,7 +250,7 @@ func TestDANEOverTheWire(t *testing.T) {
 		leaf := testcert.SelfSigned(t, testcert.Spec{Names: []string{"whatever.invalid"}})
 		srv := startSMTP(t, leaf.TLS)
 		other := e.ca.Leaf("x.invalid")
-		require.NoError(t, e.zone.Add("$TTL 300\n"+"mx.secure.test. A 127.0.0.1\n_25._tcp.mx.secure.test. TLSA "+spki311(other)))
+		e.addMX(t, spki311(other))
 		insecure := in
 		insecure.MXSecure = false
 		sess, h, err := e.deliver(t, srv, insecure, starttls.DANE, may)
@@ -257,7 +268,7 @@ func TestDANEOverTheWire(t *testing.T) {
 		t.Parallel()
 		e := newDANEEnv(t)
 		srv := startSMTP(t, e.ca.Leaf("mx.secure.test").TLS)
-		require.NoError(t, e.zone.Add("$TTL 300\n"+"mx.secure.test. A 127.0.0.1"))
+		e.addMX(t)
 		require.NoError(t, e.zone.SetFailure("_25._tcp.mx.secure.test", dns.TypeTLSA, resolver.FailServFail))
 		_, _, err := e.deliver(t, srv, in, starttls.DANE, may)
 		require.ErrorIs(t, err, dane.ErrLookup)
@@ -274,7 +285,7 @@ func TestDANEOverTheWire(t *testing.T) {
 		leaf := e.ca.Leaf("mx.secure.test") // PKIX-valid for the MX name
 		srv := startSMTP(t, leaf.TLS)
 		other := e.ca.Leaf("mx.secure.test") // another key
-		require.NoError(t, e.zone.Add("$TTL 300\n"+"mx.secure.test. A 127.0.0.1\n_25._tcp.mx.secure.test. TLSA "+spki311(other)))
+		e.addMX(t, spki311(other))
 		sts := &mtasts.Result{Domain: "example.test", Policy: &mtasts.Policy{Mode: mtasts.Enforce, MX: []string{"*.secure.test"}}}
 		stsPolicy, err := sts.TLSPolicy("mx.secure.test", starttls.Policy{Level: starttls.May, RootCAs: e.ca.Pool()})
 		require.NoError(t, err)
