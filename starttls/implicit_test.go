@@ -130,19 +130,7 @@ func TestImplicitTLSCertificates(t *testing.T) {
 			t.Run(cc.name+"/"+lc.name, func(t *testing.T) {
 				t.Parallel()
 				s, err := implicit(t, client, addr, lc.policy)
-				var want starttls.ResultType
-				switch lc.policy.Level {
-				case starttls.Verify, starttls.MTASTS:
-					want = cc.pkix
-				case starttls.Fingerprint:
-					if !cc.pinned {
-						want = starttls.ResultCertificateNotTrusted
-					}
-				case starttls.DANE, starttls.DANEOnly:
-					if !cc.pinned {
-						want = starttls.ResultValidationFailure
-					}
-				}
+				want := certResult(lc.policy.Level, cc.pkix, cc.pinned)
 				if want == "" {
 					require.NoError(t, err)
 					assert.Equal(t, lc.auth, s.Authentication())
