@@ -17,8 +17,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,30 +98,8 @@ type stlsPeer struct {
 }
 
 func startSTLSPeer(b *testing.B, role, cert, key string) stlsPeer {
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^TestSTARTTLSBenchPeer$")
-	cmd.Env = append(os.Environ(), "STARTTLS_BENCH_ROLE="+role, "STARTTLS_BENCH_CERT="+cert, "STARTTLS_BENCH_KEY="+key)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
-	return stlsPeer{addr: strings.TrimSpace(addr), pid: cmd.Process.Pid}
+	addr, pid := smtpbench.StartPeer(b, "^TestSTARTTLSBenchPeer$", "STARTTLS_BENCH_ROLE="+role, "STARTTLS_BENCH_CERT="+cert, "STARTTLS_BENCH_KEY="+key)
+	return stlsPeer{addr: addr, pid: pid}
 }
 
 // stlsClientSession is one client session, the same for every server:

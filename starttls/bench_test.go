@@ -20,7 +20,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -150,30 +149,24 @@ func getBenchEnv(b *testing.B) benchEnv {
 // startPeer starts a server child process and returns its address and pid.
 func startPeer(b *testing.B, role string) (string, int) {
 	env := getBenchEnv(b)
-	exe, err := os.Executable()
+	return smtpbench.StartPeer(b, "^$", "STARTTLS_BENCH_ROLE="+role, "STARTTLS_BENCH_CERT="+env.cert, "STARTTLS_BENCH_KEY="+env.key)
+}
+
+// baselineSession is one session of the hand-written client: dial, start
+// TLS with upgrade (baselineUpgrade or baselineImplicit), QUIT.
+func baselineSession(addr string, upgrade func(net.Conn, *tls.Config) (*tls.Conn, *bufio.Reader, error), cfg *tls.Config) error {
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), "STARTTLS_BENCH_ROLE="+role, "STARTTLS_BENCH_CERT="+env.cert, "STARTTLS_BENCH_KEY="+env.key)
-	stdin, err := cmd.StdinPipe()
+	tc, br, err := upgrade(conn, cfg)
 	if err != nil {
-		b.Fatal(err)
+		conn.Close()
+		return err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
-	return strings.TrimSpace(addr), cmd.Process.Pid
+	_, _ = io.WriteString(tc, "QUIT\r\n")
+	_, _ = br.ReadString('\n')
+	return tc.Close()
 }
 
 // baselineUpgrade is the hand-written client: greeting, EHLO, STARTTLS with
@@ -248,20 +241,7 @@ func clientContenders(b *testing.B) (ours, base contender) {
 	}
 	cfg := benchTLS()
 	cfg.RootCAs, cfg.ServerName = env.ca.Pool(), "mx.example.test"
-	base = func(addr string) error {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			return err
-		}
-		tc, br, err := baselineUpgrade(conn, cfg)
-		if err != nil {
-			conn.Close()
-			return err
-		}
-		_, _ = io.WriteString(tc, "QUIT\r\n")
-		_, _ = br.ReadString('\n')
-		return tc.Close()
-	}
+	base = func(addr string) error { return baselineSession(addr, baselineUpgrade, cfg) }
 	return ours, base
 }
 
@@ -506,20 +486,7 @@ func BenchmarkClientImplicitTLS(b *testing.B) {
 			}
 			return s.Quit(ctx)
 		}},
-		{"baseline", func(addr string) error {
-			conn, err := net.Dial("tcp", addr)
-			if err != nil {
-				return err
-			}
-			tc, br, err := baselineImplicit(conn, cfg)
-			if err != nil {
-				conn.Close()
-				return err
-			}
-			_, _ = io.WriteString(tc, "QUIT\r\n")
-			_, _ = br.ReadString('\n')
-			return tc.Close()
-		}},
+		{"baseline", func(addr string) error { return baselineSession(addr, baselineImplicit, cfg) }},
 	} {
 		b.Run(cc.name, func(b *testing.B) {
 			b.ReportAllocs()

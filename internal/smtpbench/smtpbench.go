@@ -10,9 +10,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -99,4 +101,37 @@ func ProcCPU(pid int) (time.Duration, error) {
 		total += time.Duration(ns)
 	}
 	return total, nil
+}
+
+// StartPeer runs the test binary again as a server child process with the
+// given -test.run pattern and extra environment (which tells the child
+// what to serve), reads the address the child prints on its first line,
+// and returns it with the child's pid. The child stops when its stdin
+// closes, at the benchmark's cleanup.
+func StartPeer(b testing.TB, run string, env ...string) (addr string, pid int) {
+	b.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run="+run)
+	cmd.Env = append(os.Environ(), env...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
+	return strings.TrimSpace(line), cmd.Process.Pid
 }
